@@ -1,0 +1,48 @@
+# Switchboard: `make run` starts the product, `make test` runs every test.
+# Both need only Python 3.11; everything else installs into .venv.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install install-dev run test lint format bench clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+## run: install if needed, migrate, seed the demo (embedded default only), start everything
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	@if [ -z "$$DATABASE_URL" ]; then $(BIN)/python manage.py seed_demo; \
+	else echo "DATABASE_URL is set: not seeding demo users (python manage.py seed_demo --force does)."; fi
+	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
+
+## test: the whole suite; on PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## lint: ruff and mypy, as CI runs them
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) data

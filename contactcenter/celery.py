@@ -1,0 +1,23 @@
+"""The Celery app, and the one place every periodic schedule is declared.
+
+In production ``celery beat`` (with django-celery-beat's database scheduler,
+so admins can see and pause entries) sends these; in the embedded default the
+ASGI server's embedded scheduler runs the same entries in-process.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
+
+app = Celery("contactcenter")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "poll-sandbox": {"task": "monitoring.tasks.poll_sandbox", "schedule": 5.0},
+}
+app.conf.beat_schedule = BEAT_SCHEDULE

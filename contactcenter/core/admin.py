@@ -1,0 +1,161 @@
+"""Admin for the shared domain. Records are read-only here: state changes go through actions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from contactcenter.core.actions import do_close_conversation, do_merge_contacts, do_resolve_conversation
+from contactcenter.core.models import Contact, ContactMerge, Conversation, ConversationState, Event, Identity, Message
+from contactcenter.errors import ContactCenterError
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records the product writes; admins may look, never edit."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def pretty_json(value: Any) -> str:
+    return format_html("<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+
+class IdentityInline(ReadOnlyInline):
+    model = Identity
+    fields = readonly_fields = ("platform", "handle", "display_name", "external_id", "followers_count", "verified")
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "is_vip", "created_at"]
+    list_filter = ["is_vip", "identities__platform"]
+    search_fields = ["display_name", "identities__handle", "identities__external_id"]
+    fields = ["display_name", "is_vip", "tags", "notes", "created_at"]
+    readonly_fields = ["created_at"]
+    inlines = [IdentityInline]
+    actions = ["merge_contacts"]
+
+    @admin.action(description="Merge selected contacts into the oldest one")
+    def merge_contacts(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        contacts = list(queryset.order_by("created_at", "pk"))
+        if len(contacts) < 2:
+            self.message_user(request, "Select at least two contacts to merge.", messages.WARNING)
+            return
+        into = contacts[0]
+        for other in contacts[1:]:
+            do_merge_contacts(into, other, actor=cast(User, request.user), reason="merged in admin")
+        self.message_user(request, f"Merged {len(contacts) - 1} contact(s) into {into}.", messages.SUCCESS)
+
+
+@admin.register(Identity)
+class IdentityAdmin(ReadOnlyAdmin):
+    list_display = ["handle", "platform", "display_name", "contact", "followers_count", "verified"]
+    list_filter = ["platform", "verified"]
+    search_fields = ["handle", "display_name", "external_id"]
+    list_select_related = ["contact"]
+
+
+@admin.register(ContactMerge)
+class ContactMergeAdmin(ReadOnlyAdmin):
+    list_display = ["merged_contact_name", "into", "actor", "at"]
+    search_fields = ["merged_contact_name", "into__display_name"]
+    list_select_related = ["into", "actor"]
+
+
+class MessageInline(ReadOnlyInline):
+    model = Message
+    fields = readonly_fields = ("direction", "sent_at", "text", "is_public", "external_id")
+
+
+class EventInline(ReadOnlyInline):
+    model = Event
+    fields = readonly_fields = ("at", "kind", "agent", "value_seconds", "data")
+    show_change_link = False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "contact", "channel", "subject", "state", "priority", "queue", "assigned_agent", "created_at"]
+    list_filter = ["state", "channel", "queue", "escalated", "sentiment", "language"]
+    search_fields = ["subject", "contact__display_name", "thread_key"]
+    list_select_related = ["contact", "queue", "assigned_agent"]
+    date_hierarchy = "created_at"
+    inlines = [MessageInline, EventInline]
+    actions = ["resolve_no_action", "close_resolved"]
+
+    @admin.action(description="Resolve selected (no action needed)")
+    def resolve_no_action(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda c: do_resolve_conversation(c, actor=cast(User, request.user), disposition="no_action"),
+        )
+
+    @admin.action(description="Close selected resolved conversations")
+    def close_resolved(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+        self._apply(request, queryset.filter(state=ConversationState.RESOLVED), do_close_conversation)
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Conversation], action: Any) -> None:
+        done, refused = 0, []
+        for conversation in queryset:
+            try:
+                action(conversation)
+                done += 1
+            except ContactCenterError as error:
+                refused.append(error.message)
+        self.message_user(request, f"{done} conversation(s) updated.", messages.SUCCESS)
+        for reason in refused[:10]:
+            self.message_user(request, reason, messages.WARNING)
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = ["id", "direction", "platform", "external_id", "conversation", "sent_at", "short_text"]
+    list_filter = ["direction", "platform", "is_public"]
+    search_fields = ["text", "external_id"]
+    list_select_related = ["conversation"]
+    date_hierarchy = "sent_at"
+    exclude = ["raw"]
+    readonly_fields = ["raw_payload"]
+
+    @admin.display(description="Text")
+    def short_text(self, message: Message) -> str:
+        return message.text[:80]
+
+    @admin.display(description="Raw payload")
+    def raw_payload(self, message: Message) -> str:
+        return pretty_json(message.raw)
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "kind", "conversation", "agent", "channel", "queue", "value_seconds", "value"]
+    list_filter = ["kind", "channel", "queue"]
+    search_fields = ["conversation__id"]
+    list_select_related = ["conversation", "agent", "queue"]
+    date_hierarchy = "at"

@@ -1,0 +1,118 @@
+"""Seed the demo: people, teams, skills, queues, SLA policies, answers and a first batch of posts.
+
+Safe to run again: whatever exists is left as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from agents.actions import do_create_user, do_set_presence
+from agents.models import Team
+from agents.roles import ADMIN, AGENT, SUPERVISOR
+from contactcenter.core.models import Conversation
+from monitoring.pipeline import ingest
+from monitoring.sandbox import SandboxSource
+from responses.models import KnowledgeArticle, ResponseTemplate
+from routing.models import Queue, Skill, SLAPolicy
+
+# username, password, role, first name, last name, team
+DEMO_USERS = [
+    ("admin", "switchboard-admin", ADMIN, "Ada", "Admin", None),
+    ("supervisor", "switchboard-supervisor", SUPERVISOR, "Sofia", "Supervisor", "Care"),
+    ("ana", "switchboard-agent", AGENT, "Ana", "Alvarez", "Care"),
+    ("ben", "switchboard-agent", AGENT, "Ben", "Brooks", "Care"),
+    ("chloe", "switchboard-agent", AGENT, "Chloé", "Charpentier", "Billing"),
+    ("diego", "switchboard-agent", AGENT, "Diego", "Díaz", "Billing"),
+]
+SKILLS = ["billing", "outages", "spanish", "french", "german", "vip care"]
+TEMPLATES = [
+    (
+        "Apology for outage",
+        "outage",
+        "Hi {customer_name}, sorry about the outage. Our engineers are on it; "
+        "we will update you here. Ref {case_reference}. ^{agent_name}",
+    ),
+    (
+        "Refund follow-up",
+        "refund",
+        "Hi {customer_name}, I have raised your refund (ref {case_reference}); "
+        "it reaches your account in 3 to 5 working days. ^{agent_name}",
+    ),
+    (
+        "Move to DM",
+        "dm",
+        "Hi {customer_name}, could you send us a private message with your account number "
+        "so we can look into this? ^{agent_name}",
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo users, configuration and a first batch of sandbox posts (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--posts", type=int, default=20, help="Sandbox posts to capture if there are none yet.")
+        parser.add_argument(
+            "--force", action="store_true", help="Seed even on PostgreSQL (demo passwords are public!)."
+        )
+
+    def handle(self, *args: Any, posts: int, force: bool, **options: Any) -> None:
+        if settings.DATABASE_URL and not force:
+            raise CommandError(
+                "Refusing to seed demo users with public passwords into DATABASE_URL; pass --force to do it anyway."
+            )
+        with transaction.atomic():
+            created = self._seed_configuration()
+        self.stdout.write(f"Demo configuration ready ({created} new users).")
+        if posts and not Conversation.objects.exists():
+            stats = ingest(SandboxSource(settings.SANDBOX_SEED or None).posts(posts, now=timezone.now()))
+            self.stdout.write(f"Captured {stats.stored} sandbox posts into {stats.new_conversations} conversations.")
+        self.stdout.write("Log in at http://127.0.0.1:8000 as:")
+        for username, password, role, *_ in DEMO_USERS:
+            self.stdout.write(f"  {role:<10} {username:<11} {password}")
+
+    def _seed_configuration(self) -> int:
+        standard, _ = SLAPolicy.objects.get_or_create(
+            name="Standard social", defaults={"first_response_seconds": 3600, "next_response_seconds": 7200}
+        )
+        urgent, _ = SLAPolicy.objects.get_or_create(
+            name="Urgent", defaults={"first_response_seconds": 900, "next_response_seconds": 1800}
+        )
+        for name in SKILLS:
+            Skill.objects.get_or_create(name=name)
+        Queue.objects.get_or_create(
+            name="General", defaults={"is_default": True, "sla_policy": standard, "description": "Everything else."}
+        )
+        Queue.objects.get_or_create(name="Outages", defaults={"priority": 10, "sla_policy": urgent})
+        Queue.objects.get_or_create(name="Billing", defaults={"priority": 5, "sla_policy": standard})
+        for name, shortcut, body in TEMPLATES:
+            ResponseTemplate.objects.get_or_create(shortcut=shortcut, defaults={"name": name, "body": body})
+        KnowledgeArticle.objects.get_or_create(
+            title="Reading the outage map",
+            defaults={"body": "The outage map updates every 5 minutes; a fixed area can take 30 minutes to come back."},
+        )
+        User = get_user_model()
+        created = 0
+        for username, password, role, first, last, team_name in DEMO_USERS:
+            if User.objects.filter(username=username).exists():
+                continue
+            team = Team.objects.get_or_create(name=team_name)[0] if team_name else None
+            user = do_create_user(
+                username,
+                password,
+                role=role,
+                first_name=first,
+                last_name=last,
+                team=team,
+                email=f"{username}@switchboard.example",
+            )
+            do_set_presence(user.agent_profile, "available")  # type: ignore[attr-defined]
+            created += 1
+        return created

@@ -1,0 +1,321 @@
+"""The shared domain every app builds on.
+
+A *contact* is one customer, known on each platform by an *identity*. A
+*conversation* is one thread with that customer on one channel; it holds the
+state the router and the inbox need on the row itself. A *message* is one post
+in or out. The *event ledger* is append-only: one row per state change, from
+which every KPI is computed.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Platform(models.TextChoices):
+    X = "x", "X"
+    FACEBOOK = "facebook", "Facebook"
+    SANDBOX = "sandbox", "Sandbox"
+    EMAIL = "email", "Email"
+    CHAT = "chat", "Web chat"
+
+
+class Channel(models.TextChoices):
+    """Where a conversation happens: a platform and whether it is public."""
+
+    X_PUBLIC = "x_public", "X public reply"
+    X_DM = "x_dm", "X direct message"
+    FACEBOOK_PUBLIC = "facebook_public", "Facebook comment"
+    FACEBOOK_MESSENGER = "facebook_messenger", "Facebook Messenger"
+    SANDBOX_PUBLIC = "sandbox_public", "Sandbox public post"
+    SANDBOX_PRIVATE = "sandbox_private", "Sandbox private message"
+
+    @classmethod
+    def platform_of(cls, channel: str) -> str:
+        return channel.split("_", 1)[0]
+
+    @classmethod
+    def is_public(cls, channel: str) -> bool:
+        return channel in PUBLIC_CHANNELS
+
+
+PUBLIC_CHANNELS = frozenset({Channel.X_PUBLIC, Channel.FACEBOOK_PUBLIC, Channel.SANDBOX_PUBLIC})
+
+
+class Contact(models.Model):
+    """One customer, however many platform identities they write from."""
+
+    display_name = models.CharField(max_length=200)
+    is_vip = models.BooleanField("VIP", default=False)
+    tags = models.JSONField(default=list, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["display_name", "id"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class Identity(models.Model):
+    """A contact's handle on one platform (an X user, a Facebook user, an email address)."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities")
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    external_id = models.CharField(max_length=128, help_text="The platform's stable user id.")
+    handle = models.CharField(max_length=200, blank=True, help_text="Screen name or address.")
+    display_name = models.CharField(max_length=200, blank=True)
+    followers_count = models.PositiveIntegerField(default=0)
+    verified = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "identities"
+        constraints = [
+            # Captured posts find their author by (platform, user id).
+            models.UniqueConstraint(fields=["platform", "external_id"], name="identity_unique_per_platform"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()}: {self.handle or self.external_id}"
+
+
+class ContactMerge(models.Model):
+    """Audit entry: one contact folded into another, with what moved."""
+
+    into = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merges")
+    merged_contact_id = models.BigIntegerField(help_text="Id of the contact that no longer exists.")
+    merged_contact_name = models.CharField(max_length=200)
+    moved = models.JSONField(default=dict, help_text="Ids of the identities and conversations moved.")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    reason = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_contact_name} → {self.into}"
+
+
+class ConversationState(models.TextChoices):
+    NEW = "new", "New"
+    QUEUED = "queued", "Queued"
+    ASSIGNED = "assigned", "Assigned"
+    WAITING = "waiting", "Waiting on customer"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+OPEN_STATES = (
+    ConversationState.NEW,
+    ConversationState.QUEUED,
+    ConversationState.ASSIGNED,
+    ConversationState.WAITING,
+)
+
+
+class Sentiment(models.TextChoices):
+    NEGATIVE = "negative", "Negative"
+    NEUTRAL = "neutral", "Neutral"
+    POSITIVE = "positive", "Positive"
+
+
+class Conversation(models.Model):
+    """One thread with one customer on one channel: the unit of work that is routed.
+
+    ``waiting_since`` and ``first_response_at`` live on the row so the live
+    queue and the SLA watch never need to read the ledger.
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="conversations")
+    channel = models.CharField(max_length=32, choices=Channel.choices)
+    thread_key = models.CharField(
+        max_length=200,
+        help_text="The platform's id for this thread: root post id, comment id or DM thread id.",
+    )
+    subject = models.CharField(max_length=200, blank=True, help_text="The opening words, for lists.")
+    state = models.CharField(max_length=16, choices=ConversationState.choices, default=ConversationState.NEW)
+    priority = models.PositiveSmallIntegerField(default=50, help_text="0 (lowest) to 100 (most urgent).")
+    category = models.CharField(max_length=64, blank=True)
+    sentiment = models.CharField(max_length=16, choices=Sentiment.choices, blank=True)
+    sentiment_score = models.FloatField(null=True, blank=True, help_text="-1 (negative) to 1 (positive).")
+    language = models.CharField(max_length=16, blank=True)
+    required_skills = models.ManyToManyField("routing.Skill", blank=True, related_name="conversations")
+    queue = models.ForeignKey(
+        "routing.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    assigned_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    last_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The agent who last held it, for sticky routing after a reopen.",
+    )
+    escalated = models.BooleanField(default=False)
+    first_response_due = models.DateTimeField(null=True, blank=True)
+    next_response_due = models.DateTimeField(null=True, blank=True)
+    waiting_since = models.DateTimeField(
+        null=True, blank=True, help_text="Since when the customer has waited for us; empty when they have not."
+    )
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    disposition = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        constraints = [
+            # Threading looks up the open conversation for a thread; at most one may exist.
+            models.UniqueConstraint(
+                fields=["channel", "thread_key"],
+                condition=~Q(state="closed"),
+                name="one_live_conversation_per_thread",
+            ),
+            models.CheckConstraint(condition=Q(priority__lte=100), name="priority_at_most_100"),
+            models.CheckConstraint(
+                condition=~Q(state="assigned") | Q(assigned_agent__isnull=False),
+                name="assigned_conversation_has_agent",
+            ),
+        ]
+        indexes = [
+            # The router's next-item query: queued items by priority, then SLA due, then age.
+            models.Index(
+                "queue",
+                models.F("priority").desc(),
+                "first_response_due",
+                "created_at",
+                name="queued_by_urgency",
+                condition=Q(state="queued"),
+            ),
+            # An agent's inbox and the live overview filter on state.
+            models.Index(fields=["assigned_agent", "state"], name="conversation_agent_state"),
+            models.Index(fields=["state", "-created_at"], name="conversation_state_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_channel_display()} ({self.get_state_display()})"
+
+    @property
+    def platform(self) -> str:
+        return Channel.platform_of(self.channel)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class Direction(models.TextChoices):
+    INBOUND = "in", "Inbound"
+    OUTBOUND = "out", "Outbound"
+
+
+class Message(models.Model):
+    """One post, comment or direct message, from the customer or from us."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    external_id = models.CharField(
+        max_length=128,
+        null=True,
+        blank=True,
+        help_text="The platform's id: the idempotency key for capture; empty until a reply is posted.",
+    )
+    in_reply_to_external_id = models.CharField(max_length=128, blank=True)
+    author_identity = models.ForeignKey(
+        Identity, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    author_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField()
+    is_public = models.BooleanField()
+    sent_at = models.DateTimeField(help_text="When it was written, by the platform's clock.")
+    received_at = models.DateTimeField(default=timezone.now)
+    raw = models.JSONField(default=dict, blank=True, help_text="The payload as the platform sent it.")
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+        constraints = [
+            # Re-deliveries of the same post (poll + webhook, retries) are no-ops.
+            models.UniqueConstraint(fields=["platform", "external_id"], name="message_unique_per_platform"),
+        ]
+        indexes = [
+            # The conversation view reads a thread in order.
+            models.Index(fields=["conversation", "sent_at"], name="message_thread_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.platform}:{self.external_id or 'pending'}"
+
+
+class EventKind(models.TextChoices):
+    CAPTURED = "captured", "Captured"
+    QUEUED = "queued", "Queued"
+    ASSIGNED = "assigned", "Assigned"
+    TRANSFERRED = "transferred", "Transferred"
+    FIRST_RESPONSE = "first_response", "First response"
+    REPLY = "reply", "Reply"
+    CUSTOMER_REPLY = "customer_reply", "Customer replied"
+    WAITING = "waiting", "Waiting on customer"
+    ESCALATED = "escalated", "Escalated"
+    RESOLVED = "resolved", "Resolved"
+    REOPENED = "reopened", "Reopened"
+    CLOSED = "closed", "Closed"
+    ABANDONED = "abandoned", "Abandoned"
+    CSAT = "csat", "CSAT response"
+    QA = "qa", "QA review"
+
+
+class Event(models.Model):
+    """Append-only ledger row; KPIs are computed from these.
+
+    ``value_seconds`` carries the duration the event closes (for ``assigned``
+    the wait in queue, for ``first_response`` the time to first response, for
+    ``resolved`` the time open); ``value`` carries a score (CSAT, QA).
+    ``channel`` and ``queue`` are copied from the conversation at the time, so
+    reports group without joins and history is not rewritten by later moves.
+    """
+
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    at = models.DateTimeField()
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel = models.CharField(max_length=32, choices=Channel.choices, blank=True)
+    queue = models.ForeignKey("routing.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    value_seconds = models.FloatField(null=True, blank=True)
+    value = models.FloatField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            # KPI reports: one kind over a period, grouped by channel.
+            models.Index(fields=["kind", "at"], name="event_kind_time"),
+            # A conversation's timeline.
+            models.Index(fields=["conversation", "at"], name="event_conversation_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M:%S}"

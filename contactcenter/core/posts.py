@@ -1,0 +1,37 @@
+"""The one shape every source's posts are normalised to before capture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Author:
+    platform: str
+    external_id: str
+    handle: str = ""
+    display_name: str = ""
+    followers_count: int = 0
+    verified: bool = False
+
+
+@dataclass(frozen=True)
+class InboundPost:
+    """A customer's post as captured from any platform.
+
+    ``thread_key`` names the conversation thread on the platform (the root
+    tweet's ``conversation_id``, the top-level Facebook comment, the DM
+    thread); posts with the same channel and thread key belong together.
+    """
+
+    platform: str
+    channel: str
+    external_id: str
+    thread_key: str
+    author: Author
+    text: str
+    sent_at: datetime
+    in_reply_to_external_id: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)

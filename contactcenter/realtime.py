@@ -1,0 +1,58 @@
+"""Realtime events: the one way state changes reach browsers.
+
+Only actions call :func:`send_event`, after their transaction commits. Who
+receives what is decided here and nowhere else: :func:`conversation_audience`
+is a security decision (an agent sees their own work; supervisors see all).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+SUPERVISORS_GROUP = "supervisors"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def send_event(event: dict[str, Any], groups: Iterable[str]) -> None:
+    """Deliver ``event`` (a small ``{type, op, ...}`` dict) to every socket in ``groups``.
+
+    A realtime failure never fails the action that caused it: browsers also
+    refresh what they show on reconnect, so a lost event is only a delay.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, {"type": "event.forward", "event": event})
+        except Exception:
+            logger.warning("realtime event to %s not delivered", group, exc_info=True)
+
+
+def groups_for_user(user: Any) -> list[str]:
+    """The groups a connected user's socket joins."""
+    from agents.roles import is_supervisor
+
+    groups = [user_group(user.pk)]
+    if is_supervisor(user):
+        groups.append(SUPERVISORS_GROUP)
+    return groups
+
+
+def conversation_audience(assigned_agent_id: int | None, previous_agent_id: int | None = None) -> list[str]:
+    """Who hears about a change to a conversation: supervisors, its agent, and the agent who lost it."""
+    groups = [SUPERVISORS_GROUP]
+    for agent_id in (assigned_agent_id, previous_agent_id):
+        if agent_id is not None and user_group(agent_id) not in groups:
+            groups.append(user_group(agent_id))
+    return groups

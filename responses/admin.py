@@ -1,0 +1,17 @@
+from django.contrib import admin
+
+from responses.models import KnowledgeArticle, ResponseTemplate
+
+
+@admin.register(ResponseTemplate)
+class ResponseTemplateAdmin(admin.ModelAdmin):
+    list_display = ["shortcut", "name", "queue", "language", "is_active"]
+    list_filter = ["is_active", "queue", "language"]
+    search_fields = ["shortcut", "name", "body"]
+
+
+@admin.register(KnowledgeArticle)
+class KnowledgeArticleAdmin(admin.ModelAdmin):
+    list_display = ["title", "is_published", "updated_at"]
+    list_filter = ["is_published"]
+    search_fields = ["title", "body"]
