@@ -24,6 +24,8 @@ class InboundPost:
     ``thread_key`` names the conversation thread on the platform (the root
     tweet's ``conversation_id``, the top-level Facebook comment, the DM
     thread); posts with the same channel and thread key belong together.
+    ``edited`` marks a new version of a post already captured (same
+    ``external_id``): it updates the stored text and keeps the old one.
     """
 
     platform: str
@@ -34,4 +36,20 @@ class InboundPost:
     text: str
     sent_at: datetime
     in_reply_to_external_id: str = ""
+    language: str = ""
+    """The platform's own language tag, when it gives one (X does)."""
+    edited: bool = False
+    account_id: int | None = None
+    """The social account that captured it (set by the poller or webhook, not the connector)."""
+    query_id: int | None = None
+    """The listening query that found it, if any."""
     raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """The customer deleted (or hid) a post we captured."""
+
+    platform: str
+    external_id: str
+    at: datetime

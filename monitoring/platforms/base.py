@@ -1,0 +1,107 @@
+"""The interface every platform connector implements, and the one error type they raise."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from contactcenter.core.posts import Deletion, InboundPost
+
+
+class PlatformError(Exception):
+    """A platform call failed.
+
+    ``permanent`` errors (revoked token, deleted post, closed messaging
+    window) will not succeed on retry: the poller disables the account and
+    tells an admin. Temporary ones are retried with back-off; ``retry_at``,
+    when the platform said when (a rate limit's reset time), is the earliest
+    moment to try again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_at: datetime | None = None,
+        status: int | None = None,
+        code: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.retry_at = retry_at
+        self.status = status
+        self.code = code
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.retry_at is not None
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """What a connector needs to know about the organisation's account.
+
+    ``external_id`` is the X user id or the Facebook Page id; ``credentials``
+    holds the decrypted secrets (keys as in README: X ``bearer_token``,
+    ``consumer_key``, ``consumer_secret``, ``access_token``,
+    ``access_token_secret``; Facebook ``page_access_token``).
+    """
+
+    id: int | None
+    platform: str
+    external_id: str
+    handle: str = ""
+    credentials: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """A listening query: posts matching it are captured even without a mention."""
+
+    id: int | None
+    keywords: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    phrases: list[str] = field(default_factory=list)
+    exclusions: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    """One poll's worth of results and the cursor to save once they are stored."""
+
+    posts: list[InboundPost] = field(default_factory=list)
+    deletions: list[Deletion] = field(default_factory=list)
+    cursor: dict[str, Any] = field(default_factory=dict)
+
+
+class Connector(ABC):
+    platform: ClassVar[str]
+
+    def __init__(self, account: AccountRef, *, timeout: float = 10.0) -> None:
+        self.account = account
+        self.timeout = timeout
+
+    @abstractmethod
+    def poll(self, cursor: dict[str, Any]) -> Page:
+        """Everything addressed to the account since ``cursor``: mentions, comments, messages.
+
+        Must not lose posts: the returned cursor covers exactly the posts
+        returned. Raises ``PlatformError``.
+        """
+
+    @abstractmethod
+    def search(self, query: QuerySpec, cursor: dict[str, Any]) -> Page:
+        """Posts matching a listening query since ``cursor``. Raises ``PlatformError``."""
+
+
+class MalformedPayload(ValueError):
+    """A webhook body that is not what the platform sends: answered with 400, nothing stored."""
+
+
+WebhookEvents = dict[str, Page]
+"""A webhook delivery, split by the account it is for (X ``for_user_id``, Facebook ``entry[].id``)."""
