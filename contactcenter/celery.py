@@ -18,6 +18,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "poll-sandbox": {"task": "monitoring.tasks.poll_sandbox", "schedule": 5.0},
+    "schedule-due-polls": {"task": "monitoring.tasks.schedule_due_polls", "schedule": 5.0},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

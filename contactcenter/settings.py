@@ -231,6 +231,45 @@ SANDBOX_POSTS_PER_MINUTE = env.integer("SANDBOX_POSTS_PER_MINUTE", 12, minimum=0
 SANDBOX_SEED = env.integer("SANDBOX_SEED", 0, minimum=0)
 """0 picks a random seed; any other value makes the sandbox's posts repeatable."""
 
+# --- Platforms ---------------------------------------------------------------------
+CREDENTIALS_KEY = env.optional_text("CREDENTIALS_KEY")
+"""Fernet key that encrypts social account credentials stored in the database.
+
+Unset: derived from SECRET_KEY (so rotating SECRET_KEY makes stored
+credentials unreadable; production should set its own key)."""
+PLATFORM_TIMEOUT_SECONDS = env.number("PLATFORM_TIMEOUT_SECONDS", 10.0, minimum=1.0)
+WEBHOOK_MAX_BYTES = env.integer("WEBHOOK_MAX_BYTES", 1_048_576, minimum=1024)
+X_CONSUMER_SECRET = env.optional_text("X_CONSUMER_SECRET")
+FACEBOOK_APP_SECRET = env.optional_text("FACEBOOK_APP_SECRET")
+FACEBOOK_VERIFY_TOKEN = env.optional_text("FACEBOOK_VERIFY_TOKEN")
+PLATFORM_CREDENTIALS: dict[str, dict[str, str]] = {
+    "x": {
+        key: value
+        for key, value in {
+            "bearer_token": env.optional_text("X_BEARER_TOKEN"),
+            "consumer_key": env.optional_text("X_CONSUMER_KEY"),
+            "consumer_secret": X_CONSUMER_SECRET,
+            "access_token": env.optional_text("X_ACCESS_TOKEN"),
+            "access_token_secret": env.optional_text("X_ACCESS_TOKEN_SECRET"),
+        }.items()
+        if value
+    },
+    "facebook": {
+        key: value
+        for key, value in {"page_access_token": env.optional_text("FACEBOOK_PAGE_ACCESS_TOKEN")}.items()
+        if value
+    },
+}
+"""Credentials from the environment, used by accounts with none stored in the admin."""
+
+EMAIL_BACKEND = env.text("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.text("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.integer("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env.text("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.text("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.flag("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "switchboard@localhost")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -4,6 +4,7 @@ from django.urls import path
 
 from agents import views as agent_views
 from contactcenter import health
+from monitoring import webhooks
 from reporting import views as reporting_views
 
 admin.site.site_header = "Switchboard administration"
@@ -17,5 +18,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
+    path("webhooks/facebook/", webhooks.facebook_webhook, name="webhook-facebook"),
+    path("webhooks/x/", webhooks.x_webhook, name="webhook-x"),
     path("admin/", admin.site.urls),
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,7 +67,62 @@ PEOPLE: list[tuple[str, str]] = [
     ("Ines Costa", "inesc"),
     ("Bob <script>alert(1)</script>", "not_a_hacker"),
 ]
+FOLLOWERS = [12, 85, 430, 2_100, 18_000, 250_000, 40]
+FIRST_NAMES = [
+    "Alex",
+    "Maria",
+    "Chen",
+    "Fatima",
+    "Lars",
+    "Aisha",
+    "Diego",
+    "Emma",
+    "Kofi",
+    "Sofia",
+    "Ivan",
+    "Mei",
+    "Noah",
+    "Zara",
+    "Luca",
+    "Hana",
+    "Ravi",
+    "Olga",
+    "Pedro",
+    "Nina",
+]
+LAST_NAMES = [
+    "Smith",
+    "García",
+    "Wang",
+    "Khan",
+    "Berg",
+    "Diallo",
+    "Rossi",
+    "Novak",
+    "Silva",
+    "Kim",
+    "Müller",
+    "Dubois",
+    "Ahmed",
+    "Popescu",
+    "Jensen",
+    "Moreau",
+    "Tanaka",
+    "Costa",
+    "Nowak",
+    "Reyes",
+]
+CAST_SIZE = 20_000
 CITIES = ["Leeds", "Bristol", "Madrid", "Lyon", "Berlin", "Manchester", "Sevilla", "Hamburg"]
+
+
+def _person(index: int) -> tuple[str, str]:
+    """(name, handle) of cast member ``index``; the first few are the named regulars."""
+    if index < len(PEOPLE):
+        return PEOPLE[index]
+    first = FIRST_NAMES[index % len(FIRST_NAMES)]
+    last = LAST_NAMES[(index // len(FIRST_NAMES)) % len(LAST_NAMES)]
+    return f"{first} {last}", f"{first.lower()}{index}"
 
 
 @dataclass(frozen=True)
@@ -83,9 +139,10 @@ class SandboxSource:
         self.rng = random.Random(seed)
 
     def _author(self) -> Author:
-        index = self.rng.randrange(len(PEOPLE))
-        name, handle = PEOPLE[index]
-        followers = self.rng.choice([12, 85, 430, 2_100, 18_000, 250_000])
+        """Mostly regulars, often someone new: a cast of thousands with a few loud returning voices."""
+        index = self.rng.randrange(len(PEOPLE)) if self.rng.random() < 0.6 else self.rng.randrange(CAST_SIZE)
+        name, handle = _person(index)
+        followers = FOLLOWERS[index % len(FOLLOWERS)]  # a person's audience is stable from post to post
         return Author(
             platform=Platform.SANDBOX,
             external_id=f"sandbox-user-{index}",
@@ -102,11 +159,19 @@ class SandboxSource:
             code=f"E-{self.rng.randrange(10, 99)}",
         )
 
-    def posts(self, count: int, *, now: datetime, open_threads: list[OpenThread] = ()) -> list[InboundPost]:  # type: ignore[assignment]
-        """``count`` posts written during the last minute before ``now``."""
+    def posts(
+        self,
+        count: int,
+        *,
+        now: datetime,
+        open_threads: Sequence[OpenThread] = (),
+        window_seconds: float = 60.0,
+        account_id: int | None = None,
+    ) -> list[InboundPost]:
+        """``count`` posts written during the ``window_seconds`` before ``now``."""
         posts = []
         for _ in range(count):
-            sent_at = now - timedelta(seconds=self.rng.uniform(0, 60))
+            sent_at = now - timedelta(seconds=self.rng.uniform(0, window_seconds))
             external_id = f"sbx-{uuid.UUID(int=self.rng.getrandbits(128))}"
             if open_threads and self.rng.random() < 0.2:
                 thread = self.rng.choice(list(open_threads))
@@ -122,6 +187,7 @@ class SandboxSource:
                         text=text,
                         sent_at=sent_at,
                         raw={"source": "sandbox", "kind": "follow_up", "lang": language},
+                        account_id=account_id,
                     )
                 )
                 continue
@@ -137,6 +203,7 @@ class SandboxSource:
                     text=self._fill(template),
                     sent_at=sent_at,
                     raw={"source": "sandbox", "kind": kind, "lang": language},
+                    account_id=account_id,
                 )
             )
         return posts

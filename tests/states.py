@@ -6,12 +6,12 @@ from typing import Any
 
 from contactcenter.core.actions import (
     do_assign_conversation,
-    do_capture_post,
     do_close_conversation,
     do_queue_conversation,
     do_record_reply,
     do_resolve_conversation,
 )
+from contactcenter.core.capture import do_capture_post
 from contactcenter.core.models import Conversation
 from contactcenter.core.models import ConversationState as S
 from contactcenter.core.posts import InboundPost

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from contactcenter.core.actions import do_capture_post
+from contactcenter.core.capture import do_capture_post
 from contactcenter.core.models import Contact, Conversation, EventKind, Identity, Message
 from contactcenter.core.models import ConversationState as S
 from routing.models import Queue
@@ -73,7 +73,7 @@ def test_a_new_post_in_a_resolved_thread_reopens_it_for_the_last_agent(
     conversation = conversation_in_state(S.RESOLVED, make_post(external_id="400"), queue=queue, agent=agent)
     result = do_capture_post(make_post(external_id="401", thread_key="400", text="it broke again"))
     conversation.refresh_from_db()
-    assert result.reopened and result.needs_routing and result.conversation.pk == conversation.pk
+    assert result.reopened and not result.needs_routing and result.conversation_id == conversation.pk
     assert conversation.state == S.QUEUED and conversation.last_agent == agent
     assert conversation.events.filter(kind=EventKind.REOPENED).count() == 1
 

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from contactcenter.core.models import Conversation
+from contactcenter.core.models import Conversation, Message
 from routing.models import Queue
 
 
@@ -21,10 +21,11 @@ def test_seed_demo_creates_users_configuration_and_posts_once(settings: Any) -> 
     assert "supervisor  switchboard-supervisor" in out.getvalue()
     users = get_user_model().objects.count()
     assert users == 6 and Queue.objects.get(is_default=True).name == "General"
-    assert Conversation.objects.count() == 5
+    assert Message.objects.count() == 5 and Conversation.objects.exists()
+    conversations = Conversation.objects.count()
 
     call_command("seed_demo", posts=5, stdout=StringIO())
-    assert get_user_model().objects.count() == users and Conversation.objects.count() == 5
+    assert get_user_model().objects.count() == users and Conversation.objects.count() == conversations
 
     agent = get_user_model().objects.get(username="ana")
     assert agent.check_password("switchboard-agent") and not agent.is_staff

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from contactcenter.core.actions import do_capture_post, do_merge_contacts
+from contactcenter.core.actions import do_merge_contacts
+from contactcenter.core.capture import do_capture_post
 from contactcenter.core.models import Channel, Contact, ContactMerge, Identity
 from contactcenter.errors import Invalid
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from contactcenter.core.actions import do_capture_post
+from contactcenter.core.capture import do_capture_post
 from contactcenter.core.models import ConversationState as S
 from routing.models import Queue
 from tests.states import conversation_in_state

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from contactcenter.asgi import application
 from contactcenter.consumers import EventsConsumer
-from contactcenter.core.actions import do_capture_post
+from contactcenter.core.capture import do_capture_post
 from contactcenter.core.models import ConversationState as S
 from routing.models import Queue
 from tests.states import conversation_in_state
@@ -56,11 +56,13 @@ async def test_supervisors_hear_of_new_conversations_and_agents_of_their_own(
 
     conversation = await sync_to_async(conversation_in_state)(S.ASSIGNED, make_post(), queue=queue, agent=agent)
 
-    seen_by_supervisor = [await supervisor_socket.receive_json_from(timeout=2) for _ in range(3)]
-    assert [e["state"] for e in seen_by_supervisor] == ["new", "queued", "assigned"]
-    assert all(e == {**e, "type": "conversation", "op": "changed", "id": conversation.pk} for e in seen_by_supervisor)
+    seen_by_supervisor = [
+        await supervisor_socket.receive_json_from(timeout=2) for _ in range(3)
+    ]  # new, queued, assigned
+    assert all(e == {"type": "conversations", "op": "changed", "ids": [conversation.pk]} for e in seen_by_supervisor)
+    assert await supervisor_socket.receive_nothing(timeout=0.2)
     assigned = await agent_socket.receive_json_from(timeout=2)
-    assert assigned["state"] == "assigned" and assigned["agent_id"] == agent.pk
+    assert assigned["ids"] == [conversation.pk]
     assert await other_socket.receive_nothing(timeout=0.3), "another agent hears nothing of it"
     for socket in (supervisor_socket, agent_socket, other_socket):
         await socket.disconnect()
@@ -82,6 +84,6 @@ async def test_events_are_sent_only_after_the_transaction_commits(supervisor: An
     assert await socket.receive_nothing(timeout=0.3)
     await sync_to_async(do_capture_post)(make_post())
     event = await socket.receive_json_from(timeout=2)
-    assert event["state"] == "new"
+    assert event["type"] == "conversations" and len(event["ids"]) == 1
     await asyncio.sleep(0)
     await socket.disconnect()

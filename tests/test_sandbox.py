@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -9,10 +10,11 @@ from django.utils import timezone
 
 from contactcenter.core.models import Conversation, Message
 from contactcenter.core.models import ConversationState as S
+from monitoring.models import SocialAccount
 from monitoring.pipeline import ingest
+from monitoring.polling import do_poll_account
 from monitoring.queries import open_sandbox_threads
 from monitoring.sandbox import SandboxSource
-from monitoring.tasks import poll_sandbox
 from routing.models import Queue
 
 
@@ -56,13 +58,16 @@ def test_follow_ups_land_in_open_threads(queue: Queue) -> None:
 
 
 @pytest.mark.django_db
-def test_the_poll_task_produces_its_share_of_the_configured_rate(settings: Any, queue: Queue) -> None:
-    settings.SANDBOX_ENABLED = True
-    settings.SANDBOX_POSTS_PER_MINUTE = 120  # 10 per 5-second poll
-    assert poll_sandbox.apply().get() == 10
-    assert Message.objects.count() == 10
-    settings.SANDBOX_ENABLED = False
-    assert poll_sandbox.apply().get() == 0
+def test_polling_the_sandbox_account_produces_posts_at_the_configured_rate(settings: Any, queue: Queue) -> None:
+    settings.SANDBOX_POSTS_PER_MINUTE = 120
+    account = SocialAccount.objects.create(platform="sandbox", external_id="0", name="Sandbox")
+    start = timezone.now()
+    SocialAccount.objects.filter(pk=account.pk).update(cursor={"last_at": (start - timedelta(seconds=10)).isoformat()})
+    stats = do_poll_account(account.pk)
+    assert stats is not None and 19 <= stats.received <= 21  # 10 s at 2 a second, give or take the clock
+    account.refresh_from_db()
+    assert account.last_polled_at is not None and account.next_poll_at > start
+    assert set(Message.objects.values_list("account_id", flat=True)) == {account.pk}
 
 
 @pytest.mark.django_db

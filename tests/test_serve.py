@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +38,12 @@ def start_server(environ: dict[str, str], log: Path) -> Iterator[str]:
     port = free_port()
     log_file = log.open("wb")
     server = subprocess.Popen(
-        [*manage, "serve", "--port", str(port)], cwd=ROOT, env=environ, stdout=log_file, stderr=subprocess.STDOUT
+        [*manage, "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=environ,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so teardown can stop every child
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -52,7 +59,11 @@ def start_server(environ: dict[str, str], log: Path) -> Iterator[str]:
         yield url
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)  # anything left of the group
         log_file.close()
         print(log.read_text(errors="replace")[-5000:])  # noqa: T201 - pytest shows it when the test fails
 
@@ -116,7 +127,7 @@ def assert_posts_arrive_live(url: str) -> None:
             return json.loads(await asyncio.wait_for(socket_.recv(), timeout=20))
 
     event = asyncio.run(first_live_event())
-    assert event["type"] == "conversation" and event["op"] == "changed"
+    assert event["type"] == "conversations" and event["op"] == "changed" and event["ids"]
     live = session.get(f"{url}/live/", timeout=5).text
     assert live.count("/conversations/") > 3, "the sandbox keeps adding conversations"
 

@@ -10,15 +10,18 @@ transaction, and realtime events go out only after that transaction commits.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
 from contactcenter import realtime
+from contactcenter.core.bulk import insert_dicts
 from contactcenter.core.models import (
     OPEN_STATES,
     Channel,
@@ -34,7 +37,6 @@ from contactcenter.core.models import (
 from contactcenter.core.models import (
     ConversationState as S,
 )
-from contactcenter.core.posts import Author, InboundPost
 from contactcenter.errors import Conflict, Invalid
 
 logger = logging.getLogger(__name__)
@@ -64,7 +66,7 @@ TRANSITIONS: dict[str, Transition] = {
         _t("resolve", {S.NEW, S.QUEUED, S.ASSIGNED, S.WAITING}, S.RESOLVED, EventKind.RESOLVED),
         _t("reopen", {S.RESOLVED}, S.QUEUED, EventKind.REOPENED),
         _t("close", {S.RESOLVED}, S.CLOSED, EventKind.CLOSED),
-        _t("abandon", {S.NEW, S.QUEUED}, S.CLOSED, EventKind.ABANDONED),
+        _t("abandon", {S.NEW, S.QUEUED, S.ASSIGNED}, S.CLOSED, EventKind.ABANDONED),
     ]
 }
 """The whole state machine: a conversation moves only along these edges."""
@@ -102,16 +104,26 @@ def record_event(
 
 
 def _announce(conversation: Conversation, previous_agent_id: int | None = None) -> None:
-    """Tell the conversation's audience it changed, once the transaction commits."""
-    event = {
-        "type": "conversation",
-        "op": "changed",
-        "id": conversation.pk,
-        "state": conversation.state,
-        "agent_id": conversation.assigned_agent_id,
-    }
+    """Tell the conversation's audience (and the agent who just lost it) that it changed, after commit."""
+    event = {"type": "conversations", "op": "changed", "ids": [conversation.pk]}
     groups = realtime.conversation_audience(conversation.assigned_agent_id, previous_agent_id)
     transaction.on_commit(lambda: realtime.send_event(event, groups))
+
+
+def announce_conversations(changed: list[tuple[int, int | None]]) -> None:
+    """One realtime event per audience for many changed conversations ``(id, assigned agent id)``, after commit."""
+    if not changed:
+        return
+    by_group: dict[str, list[int]] = defaultdict(list)
+    for conversation_id, agent_id in changed:
+        for group in realtime.conversation_audience(agent_id):
+            by_group[group].append(conversation_id)
+
+    def send() -> None:
+        for group, ids in by_group.items():
+            realtime.send_event({"type": "conversations", "op": "changed", "ids": ids}, [group])
+
+    transaction.on_commit(send)
 
 
 def _seconds(start: datetime | None, end: datetime) -> float | None:
@@ -127,22 +139,27 @@ def do_transition(
     changes: dict[str, Any] | None = None,
     value_seconds: float | None = None,
     data: dict[str, Any] | None = None,
+    require: tuple[Q, str] | None = None,
 ) -> Conversation:
     """Move ``conversation`` along transition ``name`` and write its ledger row.
 
     Raises ``Conflict`` when the conversation is not (or no longer) in one of
-    the transition's source states. ``changes`` are further fields set in the
-    same conditional update; the in-memory object is updated to match.
+    the transition's source states, or fails ``require`` (a condition and the
+    reason to give when it does not hold). ``changes`` are further fields set
+    in the same conditional update; the in-memory object is updated to match.
     """
     transition = TRANSITIONS[name]
     changes = dict(changes or {})
     previous_agent_id = conversation.assigned_agent_id
     with transaction.atomic():
-        updated = Conversation.objects.filter(pk=conversation.pk, state__in=transition.sources).update(
-            state=transition.target, updated_at=at, **changes
-        )
+        rows = Conversation.objects.filter(pk=conversation.pk, state__in=transition.sources)
+        if require is not None:
+            rows = rows.filter(require[0])
+        updated = rows.update(state=transition.target, updated_at=at, **changes)
         if updated != 1:
             current = Conversation.objects.filter(pk=conversation.pk).values_list("state", flat=True).first()
+            if require is not None and current in transition.sources:
+                raise Conflict(f"Cannot {name.replace('_', ' ')} conversation {conversation.pk}: {require[1]}.")
             raise Conflict(
                 f"Cannot {name.replace('_', ' ')} conversation {conversation.pk}: it is "
                 f"{current or 'gone'}, and {name.replace('_', ' ')} needs "
@@ -170,159 +187,7 @@ def _due(start: datetime | None, seconds: int | None) -> datetime | None:
     return start + timedelta(seconds=seconds)
 
 
-# --- Capture ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CaptureResult:
-    message: Message
-    conversation: Conversation
-    duplicate: bool
-    new_conversation: bool
-    reopened: bool
-
-    @property
-    def needs_routing(self) -> bool:
-        """A conversation the router has not seen yet (new) or must route again (reopened)."""
-        return not self.duplicate and (self.new_conversation or self.reopened)
-
-
-def _identity_for(author: Author) -> Identity:
-    identity = (
-        Identity.objects.select_related("contact")
-        .filter(platform=author.platform, external_id=author.external_id)
-        .first()
-    )
-    if identity is None:
-        contact = Contact.objects.create(display_name=author.display_name or author.handle or author.external_id)
-        return Identity.objects.create(
-            contact=contact,
-            platform=author.platform,
-            external_id=author.external_id,
-            handle=author.handle,
-            display_name=author.display_name,
-            followers_count=author.followers_count,
-            verified=author.verified,
-        )
-    profile = {
-        "handle": author.handle or identity.handle,
-        "display_name": author.display_name or identity.display_name,
-        "followers_count": author.followers_count,
-        "verified": author.verified,
-    }
-    if any(getattr(identity, key) != value for key, value in profile.items()):
-        Identity.objects.filter(pk=identity.pk).update(**profile)
-        for key, value in profile.items():
-            setattr(identity, key, value)
-    return identity
-
-
-def do_capture_post(post: InboundPost, *, at: datetime | None = None) -> CaptureResult:
-    """Store one customer post exactly once and thread it into its conversation.
-
-    A post already stored (same platform and external id) is a no-op that
-    returns the stored message with ``duplicate=True``. Otherwise the post
-    joins the live conversation of its thread, or starts one in state
-    ``new``; a reply in a resolved thread reopens it, a reply while we wait
-    on the customer hands it back to its agent. The caller routes new and
-    reopened conversations (``result.needs_routing``).
-    """
-    if post.channel not in Channel.values:
-        raise Invalid(f"Unknown channel {post.channel!r}.")
-    now = at or timezone.now()
-    # Two workers may capture the same post (poll and webhook) or two posts
-    # of one new thread at once: the unique constraints decide, and the loser
-    # retries and finds the winner's rows.
-    for attempt in range(3):
-        existing = _stored_message(post)
-        if existing is not None:
-            return CaptureResult(existing, existing.conversation, True, False, False)
-        try:
-            with transaction.atomic():
-                return _capture_new_post(post, now)
-        except IntegrityError:
-            if attempt == 2:
-                raise
-            logger.info("capture race on %s:%s, retrying", post.platform, post.external_id)
-    raise AssertionError("unreachable")
-
-
-def _stored_message(post: InboundPost) -> Message | None:
-    return (
-        Message.objects.select_related("conversation")
-        .filter(platform=post.platform, external_id=post.external_id)
-        .first()
-    )
-
-
-def _capture_new_post(post: InboundPost, now: datetime) -> CaptureResult:
-    identity = _identity_for(post.author)
-    # A post's own clock may run ahead of ours; the customer cannot have
-    # started waiting in the future.
-    sent_at = min(post.sent_at, now)
-    conversation = (
-        Conversation.objects.select_for_update()
-        .filter(channel=post.channel, thread_key=post.thread_key)
-        .exclude(state=S.CLOSED)
-        .first()
-    )
-    new_conversation = conversation is None
-    reopened = False
-    if conversation is None:
-        conversation = Conversation.objects.create(
-            contact=identity.contact,
-            channel=post.channel,
-            thread_key=post.thread_key,
-            subject=" ".join(post.text.split())[:200],
-            state=S.NEW,
-            waiting_since=sent_at,
-            last_inbound_at=sent_at,
-            created_at=now,
-        )
-    message = Message.objects.create(
-        conversation=conversation,
-        direction=Direction.INBOUND,
-        platform=post.platform,
-        external_id=post.external_id,
-        in_reply_to_external_id=post.in_reply_to_external_id,
-        author_identity=identity,
-        text=post.text,
-        is_public=Channel.is_public(post.channel),
-        sent_at=post.sent_at,
-        raw=post.raw,
-    )
-    delay = _seconds(sent_at, now)
-    if new_conversation:
-        record_event(
-            EventKind.CAPTURED,
-            at=now,
-            conversation=conversation,
-            value_seconds=delay,
-            data={"message_id": message.pk, "external_id": post.external_id},
-        )
-        _announce(conversation)
-    elif conversation.state == S.RESOLVED:
-        _reopen(conversation, at=now, waiting_since=sent_at, reason="customer wrote again")
-        reopened = True
-    else:
-        changes: dict[str, Any] = {"last_inbound_at": sent_at}
-        if conversation.waiting_since is None:
-            changes["waiting_since"] = sent_at
-        if conversation.first_response_at is not None and conversation.queue_id is not None:
-            policy_seconds = _next_response_seconds(conversation)
-            changes["next_response_due"] = _due(
-                changes.get("waiting_since", conversation.waiting_since), policy_seconds
-            )
-        data = {"message_id": message.pk, "external_id": post.external_id}
-        if conversation.state == S.WAITING:
-            do_transition(conversation, "customer_reply", at=now, changes=changes, data=data)
-        else:
-            Conversation.objects.filter(pk=conversation.pk).update(updated_at=now, **changes)
-            for field, value in changes.items():
-                setattr(conversation, field, value)
-            record_event(EventKind.CUSTOMER_REPLY, at=now, conversation=conversation, data=data)
-            _announce(conversation)
-    return CaptureResult(message, conversation, False, new_conversation, reopened)
+# --- Reopening -------------------------------------------------------------------------
 
 
 def _next_response_seconds(conversation: Conversation) -> int | None:
@@ -331,8 +196,8 @@ def _next_response_seconds(conversation: Conversation) -> int | None:
     return policy.next_response_seconds if policy is not None else None
 
 
-def _reopen(conversation: Conversation, *, at: datetime, waiting_since: datetime, reason: str) -> None:
-    """Resolved → queued again, keeping the last agent for sticky routing."""
+def reopen_conversation(conversation: Conversation, *, at: datetime, waiting_since: datetime, reason: str) -> None:
+    """Resolved → queued again, keeping the last agent for sticky routing (callers: capture, by hand)."""
     do_transition(
         conversation,
         "reopen",
@@ -355,30 +220,67 @@ def _reopen(conversation: Conversation, *, at: datetime, waiting_since: datetime
 def do_reopen_conversation(conversation: Conversation, *, actor: User | None, reason: str) -> Conversation:
     """Put a resolved conversation back in its queue (a supervisor's or agent's decision)."""
     now = timezone.now()
-    _reopen(conversation, at=now, waiting_since=now, reason=reason or "reopened by hand")
+    reopen_conversation(conversation, at=now, waiting_since=now, reason=reason or "reopened by hand")
     return conversation
 
 
 # --- Queue and assignment --------------------------------------------------------------
 
 
-def do_queue_conversation(conversation: Conversation, queue: Any, *, at: datetime | None = None) -> Conversation:
-    """A new conversation enters ``queue``; its first-response clock starts from ``waiting_since``."""
+def do_queue_conversations(conversation_ids: list[int], queue: Any, *, at: datetime | None = None) -> list[int]:
+    """New conversations enter ``queue``: one locked read, one UPDATE and one ledger insert for all.
+
+    Each one's first-response clock runs from its ``waiting_since`` (when the
+    customer wrote). Returns the ids that moved; any that another worker
+    queued first are left out.
+    """
     now = at or timezone.now()
+    transition = TRANSITIONS["queue"]
     policy = queue.sla_policy
-    return do_transition(
-        conversation,
-        "queue",
-        at=now,
-        changes={
-            "queue": queue,
-            "queued_at": now,
-            "first_response_due": _due(
-                conversation.waiting_since or now, policy.first_response_seconds if policy else None
-            ),
-        },
-        value_seconds=_seconds(conversation.created_at, now),
-    )
+    target_seconds = policy.first_response_seconds if policy is not None else None
+    with transaction.atomic():
+        rows = list(
+            Conversation.objects.select_for_update()
+            .filter(pk__in=conversation_ids, state__in=transition.sources)
+            .values_list("pk", "channel", "created_at")
+        )
+        if not rows:
+            return []
+        ids = [pk for pk, _, _ in rows]
+        due = (
+            ExpressionWrapper(F("waiting_since") + timedelta(seconds=target_seconds), output_field=DateTimeField())
+            if target_seconds is not None
+            else None
+        )
+        Conversation.objects.filter(pk__in=ids).update(
+            state=transition.target, queue=queue, queued_at=now, updated_at=now, first_response_due=due
+        )
+        insert_dicts(
+            Event,
+            [
+                {
+                    "kind": transition.event,
+                    "at": now,
+                    "conversation_id": pk,
+                    "channel": channel,
+                    "queue_id": queue.pk,
+                    "value_seconds": _seconds(created_at, now),
+                    "data": {},
+                }
+                for pk, channel, created_at in rows
+            ],
+            returning_ids=False,
+        )
+        announce_conversations([(pk, None) for pk in ids])
+    return ids
+
+
+def do_queue_conversation(conversation: Conversation, queue: Any, *, at: datetime | None = None) -> Conversation:
+    if not do_queue_conversations([conversation.pk], queue, at=at):
+        current = Conversation.objects.filter(pk=conversation.pk).values_list("state", flat=True).first()
+        raise Conflict(f"Cannot queue conversation {conversation.pk}: it is {current or 'gone'}, and queue needs new.")
+    conversation.refresh_from_db(fields=["state", "queue", "queued_at", "first_response_due", "updated_at"])
+    return conversation
 
 
 def do_assign_conversation(
@@ -559,9 +461,10 @@ def do_abandon_conversation(conversation: Conversation, *, reason: str, at: date
         conversation,
         "abandon",
         at=now,
-        changes={"closed_at": now, "waiting_since": None},
+        changes={"closed_at": now, "waiting_since": None, "assigned_agent": None},
         value_seconds=_seconds(conversation.waiting_since, now),
         data={"reason": reason},
+        require=(Q(first_response_at__isnull=True), "it was answered already"),
     )
 
 

@@ -147,7 +147,12 @@ class Conversation(models.Model):
     language = models.CharField(max_length=16, blank=True)
     required_skills = models.ManyToManyField("routing.Skill", blank=True, related_name="conversations")
     queue = models.ForeignKey(
-        "routing.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+        "routing.Queue",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+        db_index=False,  # served by the queued_by_urgency index
     )
     assigned_agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -155,6 +160,7 @@ class Conversation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_conversations",
+        db_index=False,  # served by conversation_agent_state
     )
     last_agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -162,6 +168,7 @@ class Conversation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
         help_text="The agent who last held it, for sticky routing after a reopen.",
     )
     escalated = models.BooleanField(default=False)
@@ -204,9 +211,8 @@ class Conversation(models.Model):
                 name="queued_by_urgency",
                 condition=Q(state="queued"),
             ),
-            # An agent's inbox and the live overview filter on state.
+            # An agent's inbox: their conversations by state.
             models.Index(fields=["assigned_agent", "state"], name="conversation_agent_state"),
-            models.Index(fields=["state", "-created_at"], name="conversation_state_recent"),
         ]
 
     def __str__(self) -> str:
@@ -229,7 +235,15 @@ class Direction(models.TextChoices):
 class Message(models.Model):
     """One post, comment or direct message, from the customer or from us."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,  # served by message_thread_order
+        help_text="Empty for filtered posts: kept and counted, never routed.",
+    )
     direction = models.CharField(max_length=3, choices=Direction.choices)
     platform = models.CharField(max_length=16, choices=Platform.choices)
     external_id = models.CharField(
@@ -239,17 +253,43 @@ class Message(models.Model):
         help_text="The platform's id: the idempotency key for capture; empty until a reply is posted.",
     )
     in_reply_to_external_id = models.CharField(max_length=128, blank=True)
+    # Capture inserts thousands of messages a second: every index costs on each
+    # insert, so foreign keys no query filters on alone carry none.
     author_identity = models.ForeignKey(
-        Identity, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        Identity, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
     )
     author_agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     text = models.TextField()
     is_public = models.BooleanField()
     sent_at = models.DateTimeField(help_text="When it was written, by the platform's clock.")
     received_at = models.DateTimeField(default=timezone.now)
     raw = models.JSONField(default=dict, blank=True, help_text="The payload as the platform sent it.")
+    # Which account and query captured it is provenance, kept for reports; no
+    # database constraint, so capture pays no per-row check for it.
+    account = models.ForeignKey(
+        "monitoring.SocialAccount",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    listening_query = models.ForeignKey(
+        "monitoring.ListeningQuery",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    filtered_reason = models.CharField(max_length=200, blank=True)
+    triage = models.JSONField(default=dict, blank=True, help_text="Why this post got its category and priority.")
+    edit_history = models.JSONField(default=list, blank=True, help_text="Earlier versions: [{text, replaced_at}].")
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="When the author deleted or hid it.")
 
     class Meta:
         ordering = ["sent_at", "id"]
@@ -268,6 +308,7 @@ class Message(models.Model):
 
 class EventKind(models.TextChoices):
     CAPTURED = "captured", "Captured"
+    FILTERED = "filtered", "Filtered"
     QUEUED = "queued", "Queued"
     ASSIGNED = "assigned", "Assigned"
     TRANSFERRED = "transferred", "Transferred"
@@ -296,14 +337,30 @@ class Event(models.Model):
 
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     at = models.DateTimeField()
-    conversation = models.ForeignKey(
-        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    conversation = models.ForeignKey(  # served by event_conversation_time
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="events", db_index=False
     )
+    # The ledger copies who and where; rows are append-only history, so the
+    # references carry no database constraint (Django still nulls them on delete).
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     channel = models.CharField(max_length=32, choices=Channel.choices, blank=True)
-    queue = models.ForeignKey("routing.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    queue = models.ForeignKey(
+        "routing.Queue",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     value_seconds = models.FloatField(null=True, blank=True)
     value = models.FloatField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)

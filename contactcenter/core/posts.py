@@ -53,3 +53,29 @@ class Deletion:
     platform: str
     external_id: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class Triage:
+    """What the pipeline decided about a post before it is stored, and why.
+
+    A post with a ``filtered_reason`` is stored and counted but starts no
+    conversation. ``why`` is kept on the message (and on a conversation it
+    opens) so agents and admins can see the reasoning.
+    """
+
+    language: str = ""
+    sentiment: str = ""
+    sentiment_score: float | None = None
+    category: str = ""
+    skill_ids: tuple[int, ...] = ()
+    priority: int = 50
+    filtered_reason: str = ""
+    why: dict[str, Any] = field(default_factory=dict)
+    queue_id: int | None = None
+    """Where routing places a conversation this post opens (decided before it is stored)."""
+    first_response_seconds: int | None = None
+    """That queue's first-response target."""
+
+
+UNTRIAGED = Triage()

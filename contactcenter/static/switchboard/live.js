@@ -20,9 +20,9 @@
   }
 
   function onEvent(event) {
-    if (event.type !== "conversation") { return; }
+    if (event.type !== "conversations") { return; }
     if (region && pending === null) { pending = setTimeout(refresh, 100); }
-    if (conversation && String(event.id) === conversation.getAttribute("data-live-conversation")) {
+    if (conversation && event.ids.indexOf(Number(conversation.getAttribute("data-live-conversation"))) !== -1) {
       window.location.reload();
     }
   }

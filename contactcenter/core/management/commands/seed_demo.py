@@ -17,10 +17,12 @@ from agents.actions import do_create_user, do_set_presence
 from agents.models import Team
 from agents.roles import ADMIN, AGENT, SUPERVISOR
 from contactcenter.core.models import Conversation
+from monitoring.demo import seed_triage_rules
+from monitoring.models import SocialAccount
 from monitoring.pipeline import ingest
 from monitoring.sandbox import SandboxSource
 from responses.models import KnowledgeArticle, ResponseTemplate
-from routing.models import Queue, Skill, SLAPolicy
+from routing.models import Queue, SLAPolicy
 
 # username, password, role, first name, last name, team
 DEMO_USERS = [
@@ -31,7 +33,6 @@ DEMO_USERS = [
     ("chloe", "switchboard-agent", AGENT, "Chloé", "Charpentier", "Billing"),
     ("diego", "switchboard-agent", AGENT, "Diego", "Díaz", "Billing"),
 ]
-SKILLS = ["billing", "outages", "spanish", "french", "german", "vip care"]
 TEMPLATES = [
     (
         "Apology for outage",
@@ -71,8 +72,10 @@ class Command(BaseCommand):
         with transaction.atomic():
             created = self._seed_configuration()
         self.stdout.write(f"Demo configuration ready ({created} new users).")
+        sandbox = SocialAccount.objects.get(platform="sandbox")
         if posts and not Conversation.objects.exists():
-            stats = ingest(SandboxSource(settings.SANDBOX_SEED or None).posts(posts, now=timezone.now()))
+            source = SandboxSource(settings.SANDBOX_SEED or None)
+            stats = ingest(source.posts(posts, now=timezone.now(), account_id=sandbox.pk))
             self.stdout.write(f"Captured {stats.stored} sandbox posts into {stats.new_conversations} conversations.")
         self.stdout.write("Log in at http://127.0.0.1:8000 as:")
         for username, password, role, *_ in DEMO_USERS:
@@ -85,8 +88,6 @@ class Command(BaseCommand):
         urgent, _ = SLAPolicy.objects.get_or_create(
             name="Urgent", defaults={"first_response_seconds": 900, "next_response_seconds": 1800}
         )
-        for name in SKILLS:
-            Skill.objects.get_or_create(name=name)
         Queue.objects.get_or_create(
             name="General", defaults={"is_default": True, "sla_policy": standard, "description": "Everything else."}
         )
@@ -98,6 +99,17 @@ class Command(BaseCommand):
             title="Reading the outage map",
             defaults={"body": "The outage map updates every 5 minutes; a fixed area can take 30 minutes to come back."},
         )
+        SocialAccount.objects.get_or_create(
+            platform="sandbox",
+            external_id="0",
+            defaults={
+                "name": "Sandbox",
+                "handle": "@northwind_help",
+                "poll_interval_seconds": 5,
+                "enabled": settings.SANDBOX_ENABLED,
+            },
+        )
+        seed_triage_rules()
         User = get_user_model()
         created = 0
         for username, password, role, first, last, team_name in DEMO_USERS:

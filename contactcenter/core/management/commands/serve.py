@@ -18,6 +18,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 class Command(BaseCommand):
     help = "Run the web server (and Celery worker and beat when REDIS_URL is set)."
 
@@ -27,6 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-workers", action="store_true", help="With REDIS_URL: web server only.")
 
     def handle(self, *args: Any, host: str, port: int, no_workers: bool, **options: Any) -> None:
+        # Until uvicorn installs its own handlers, SIGTERM must still unwind
+        # through the finally below, or the worker and beat would be orphaned.
+        signal.signal(signal.SIGTERM, _exit)
         children: list[subprocess.Popen[bytes]] = []
         if not settings.EMBEDDED_WORKER and not no_workers:
             celery = [sys.executable, "-m", "celery", "-A", "contactcenter"]

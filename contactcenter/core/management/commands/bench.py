@@ -1,0 +1,69 @@
+"""``python manage.py bench NAME [--json]``: run one benchmark against a scratch database.
+
+Each benchmark lives beside the code it measures (``monitoring/bench.py``,
+...) as a function that takes the parsed options and returns a dict of
+figures. The command creates a fresh database on the configured server (a
+test database, as the test runner does), runs the benchmark there, drops it,
+and prints the figures with the machine and the date.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import import_module
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.test.utils import setup_databases, teardown_databases
+
+BENCHMARKS: dict[str, str] = {
+    "ingest": "monitoring.bench",
+}
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "database": connection.vendor,
+    }
+
+
+class Command(BaseCommand):
+    help = "Run a benchmark (" + ", ".join(BENCHMARKS) + ") on a scratch database and print its figures."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", choices=sorted(BENCHMARKS))
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+        parser.add_argument("--posts", type=int, default=100_000, help="ingest: posts to push through the pipeline.")
+        parser.add_argument("--batch", type=int, default=1000, help="ingest: posts per batch.")
+        parser.add_argument("--workers", type=int, default=2, help="ingest: processes ingesting at once.")
+        parser.add_argument("--keep-db", action="store_true", help="Keep the scratch database afterwards.")
+
+    def handle(self, *args: Any, name: str, json: bool, keep_db: bool, **options: Any) -> None:
+        run: Callable[[dict[str, Any]], dict[str, Any]] = import_module(BENCHMARKS[name]).run
+        old_config = setup_databases(verbosity=0, interactive=False, keepdb=keep_db)
+        try:
+            figures = run(options)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        finally:
+            teardown_databases(old_config, verbosity=0, keepdb=keep_db)
+        result = {"benchmark": name, **figures, "machine": machine(), "date": datetime.now(UTC).isoformat()}
+        if json:
+            self.stdout.write(_json(result))
+        else:
+            for key, value in result.items():
+                self.stdout.write(f"{key:>22}: {value}")
+        sys.stdout.flush()
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=False)

@@ -1,0 +1,34 @@
+"""Telling people who must act: admins by email, supervisors in the browser."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+
+from contactcenter import realtime
+
+logger = logging.getLogger(__name__)
+
+
+def notify_admins(subject: str, body: str) -> None:
+    """Email every active superuser and alert supervisors' browsers, once the transaction commits."""
+    recipients = list(
+        get_user_model()
+        .objects.filter(is_superuser=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+
+    def send() -> None:
+        realtime.send_event({"type": "alert", "op": "admin", "subject": subject}, [realtime.SUPERVISORS_GROUP])
+        if not recipients:
+            return
+        try:
+            send_mail(subject, body, None, recipients)
+        except Exception:
+            logger.warning("could not email admins about: %s", subject, exc_info=True)
+
+    transaction.on_commit(send)

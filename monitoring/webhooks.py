@@ -1,0 +1,120 @@
+"""Webhook endpoints for X Account Activity and Facebook Page/Messenger events.
+
+Each POST is checked in this order, so a bad request costs us nothing:
+size (413), signature over the raw bytes (403), JSON and shape (400). A
+valid delivery is stored through the same pipeline as polling *before* 200
+is returned; a repeated delivery is a no-op. Deliveries for accounts we do
+not know, or have disabled, are acknowledged and dropped (with a log line),
+since the platform would otherwise retry them for days.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from monitoring.models import SocialAccount
+from monitoring.pipeline import IngestStats, ingest
+from monitoring.platforms import MalformedPayload, WebhookEvents
+from monitoring.platforms import facebook as facebook_platform
+from monitoring.platforms import x as x_platform
+
+logger = logging.getLogger(__name__)
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message, "fields": {}}, status=status)
+
+
+def _receive(
+    request: HttpRequest,
+    platform: str,
+    secret: str | None,
+    signature_header: str,
+    signature_valid: Callable[[str, bytes, str | None], bool],
+    parse: Callable[[object], WebhookEvents],
+) -> HttpResponse:
+    declared = request.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > settings.WEBHOOK_MAX_BYTES:
+        return _error(413, "too_large", f"Body over {settings.WEBHOOK_MAX_BYTES} bytes.")
+    body = request.read(settings.WEBHOOK_MAX_BYTES + 1)
+    if len(body) > settings.WEBHOOK_MAX_BYTES:
+        return _error(413, "too_large", f"Body over {settings.WEBHOOK_MAX_BYTES} bytes.")
+    if not secret:
+        logger.warning("%s webhook refused: its secret is not configured", platform)
+        return _error(403, "not_configured", "Webhook secret not configured.")
+    if not signature_valid(secret, body, request.headers.get(signature_header)):
+        return _error(403, "bad_signature", "Signature missing or invalid.")
+    try:
+        payload = json.loads(body.decode("utf-8"))
+        events = parse(payload)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        # MalformedPayload and JSONDecodeError are both ValueErrors.
+        message = str(error) if isinstance(error, MalformedPayload) else "Body is not valid UTF-8 JSON."
+        return _error(400, "malformed", message)
+    stats = _ingest_events(platform, events)
+    return JsonResponse({"status": "ok", "stored": stats.stored, "duplicates": stats.duplicates})
+
+
+def _ingest_events(platform: str, events: WebhookEvents) -> IngestStats:
+    accounts = {
+        account.external_id: account
+        for account in SocialAccount.objects.filter(platform=platform, external_id__in=list(events), enabled=True)
+    }
+    total = IngestStats()
+    for external_id, page in events.items():
+        account = accounts.get(external_id)
+        if account is None:
+            logger.info("%s webhook for unknown or disabled account %s dropped", platform, external_id)
+            continue
+        posts = [dataclasses.replace(post, account_id=account.pk) for post in page.posts]
+        stats = ingest(posts, page.deletions)
+        for field in dataclasses.fields(IngestStats):
+            setattr(total, field.name, getattr(total, field.name) + getattr(stats, field.name))
+    return total
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def facebook_webhook(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        token = settings.FACEBOOK_VERIFY_TOKEN
+        challenge = facebook_platform.handshake_response(request.GET, token) if token else None
+        if challenge is None:
+            return _error(403, "bad_verify_token", "Verification failed.")
+        return HttpResponse(challenge, content_type="text/plain")
+    return _receive(
+        request,
+        "facebook",
+        settings.FACEBOOK_APP_SECRET,
+        "X-Hub-Signature-256",
+        facebook_platform.signature_valid,
+        facebook_platform.parse_webhook,
+    )
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def x_webhook(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        crc_token = request.GET.get("crc_token", "")
+        if not crc_token:
+            return _error(400, "missing_crc_token", "crc_token is required.")
+        if not settings.X_CONSUMER_SECRET:
+            return _error(403, "not_configured", "X_CONSUMER_SECRET is not configured.")
+        return JsonResponse({"response_token": x_platform.crc_response_token(settings.X_CONSUMER_SECRET, crc_token)})
+    return _receive(
+        request,
+        "x",
+        settings.X_CONSUMER_SECRET,
+        "x-twitter-webhooks-signature",
+        x_platform.signature_valid,
+        x_platform.parse_account_activity,
+    )
