@@ -106,6 +106,13 @@ class ConversationAdmin(ReadOnlyAdmin):
     list_select_related = ["contact", "queue", "assigned_agent"]
     date_hierarchy = "created_at"
     inlines = [MessageInline, EventInline]
+    readonly_fields = ["why"]
+
+    @admin.display(description="Why this category and priority (opening post)")
+    def why(self, conversation: Conversation) -> str:
+        opening = conversation.messages.order_by("sent_at", "id").values_list("triage", flat=True).first()
+        return pretty_json(opening or {})
+
     actions = ["resolve_no_action", "close_resolved"]
 
     @admin.action(description="Resolve selected (no action needed)")
@@ -135,13 +142,22 @@ class ConversationAdmin(ReadOnlyAdmin):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
-    list_display = ["id", "direction", "platform", "external_id", "conversation", "sent_at", "short_text"]
-    list_filter = ["direction", "platform", "is_public"]
+    list_display = [
+        "id",
+        "direction",
+        "platform",
+        "external_id",
+        "conversation",
+        "sent_at",
+        "short_text",
+        "filtered_reason",
+    ]
+    list_filter = ["direction", "platform", "is_public", ("filtered_reason", admin.EmptyFieldListFilter)]
     search_fields = ["text", "external_id"]
     list_select_related = ["conversation"]
     date_hierarchy = "sent_at"
-    exclude = ["raw"]
-    readonly_fields = ["raw_payload"]
+    exclude = ["raw", "triage", "edit_history"]
+    readonly_fields = ["why", "earlier_versions", "raw_payload"]
 
     @admin.display(description="Text")
     def short_text(self, message: Message) -> str:
@@ -150,6 +166,14 @@ class MessageAdmin(ReadOnlyAdmin):
     @admin.display(description="Raw payload")
     def raw_payload(self, message: Message) -> str:
         return pretty_json(message.raw)
+
+    @admin.display(description="Why this category and priority")
+    def why(self, message: Message) -> str:
+        return pretty_json(message.triage)
+
+    @admin.display(description="Earlier versions (edits)")
+    def earlier_versions(self, message: Message) -> str:
+        return pretty_json(message.edit_history)
 
 
 @admin.register(Event)
