@@ -40,6 +40,12 @@ class AgentProfile(models.Model):
         max_length=64, blank=True, help_text="Why the agent is away (break, training...)."
     )
     presence_since = models.DateTimeField(default=timezone.now)
+    last_heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life from the agent's browser."
+    )
+    last_assigned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the router last gave them work (longest idle goes first)."
+    )
 
     class Meta:
         constraints = [
@@ -52,3 +58,48 @@ class AgentProfile(models.Model):
 
     def __str__(self) -> str:
         return self.user.get_full_name() or self.user.get_username()
+
+
+class AwayReason(models.TextChoices):
+    BREAK = "break", "Break"
+    LUNCH = "lunch", "Lunch"
+    TRAINING = "training", "Training"
+    MEETING = "meeting", "Meeting"
+    COACHING = "coaching", "Coaching"
+    OTHER = "other", "Other"
+
+
+class AgentSkill(models.Model):
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="skills")
+    skill = models.ForeignKey("routing.Skill", on_delete=models.CASCADE, related_name="agents")
+    level = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(10)], help_text="Proficiency from 1 to 10."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "skill"], name="agent_skill_once"),
+            models.CheckConstraint(condition=Q(level__gte=1, level__lte=10), name="agent_skill_level_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.skill} {self.level}"
+
+
+class PresenceChange(models.Model):
+    """Every change of an agent's presence, for occupancy and time-in-state reports."""
+
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="presence_changes")
+    at = models.DateTimeField()
+    presence = models.CharField(max_length=16, choices=Presence.choices)
+    reason = models.CharField(max_length=64, blank=True)
+    previous = models.CharField(max_length=16, choices=Presence.choices)
+    previous_seconds = models.FloatField(help_text="How long the agent had been in the previous state.")
+    cause = models.CharField(max_length=32, default="agent", help_text="agent, supervisor, timeout, login, logout")
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["agent", "at"], name="presence_agent_time")]
+
+    def __str__(self) -> str:
+        return f"{self.agent}: {self.previous} → {self.presence}"

@@ -19,5 +19,8 @@ app.autodiscover_tasks()
 
 BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "schedule-due-polls": {"task": "monitoring.tasks.schedule_due_polls", "schedule": 5.0},
+    "route-queued": {"task": "routing.tasks.route_queued", "schedule": 10.0},
+    "watch-sla": {"task": "routing.tasks.watch_sla", "schedule": 15.0},
+    "time-out-silent-agents": {"task": "routing.tasks.time_out_silent_agents", "schedule": 15.0},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

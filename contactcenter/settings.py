@@ -231,6 +231,9 @@ SANDBOX_POSTS_PER_MINUTE = env.integer("SANDBOX_POSTS_PER_MINUTE", 12, minimum=0
 SANDBOX_SEED = env.integer("SANDBOX_SEED", 0, minimum=0)
 """0 picks a random seed; any other value makes the sandbox's posts repeatable."""
 
+AGENT_HEARTBEAT_TIMEOUT_SECONDS = env.integer("AGENT_HEARTBEAT_TIMEOUT_SECONDS", 90, minimum=10)
+"""An agent whose browser has been silent this long is set offline and their work re-routed."""
+
 # --- Platforms ---------------------------------------------------------------------
 CREDENTIALS_KEY = env.optional_text("CREDENTIALS_KEY")
 """Fernet key that encrypts social account credentials stored in the database.

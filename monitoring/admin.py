@@ -16,9 +16,25 @@ from monitoring.models import BlockedAuthor, ClassificationRule, FilterRule, Lis
 SECRET_FIELDS = sorted({name for names in credentials.FIELDS.values() for name in names})
 
 
+def _secret(name: str) -> forms.CharField:
+    platforms = [platform for platform, names in credentials.FIELDS.items() if name in names]
+    return forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=f"{', '.join(platforms)}; leave blank to keep the stored value.",
+    )
+
+
 class SocialAccountForm(forms.ModelForm):
     """Adds one write-only input per credential: blank keeps what is stored."""
 
+    bearer_token = _secret("bearer_token")
+    consumer_key = _secret("consumer_key")
+    consumer_secret = _secret("consumer_secret")
+    access_token = _secret("access_token")
+    access_token_secret = _secret("access_token_secret")
+    page_access_token = _secret("page_access_token")
     clear_credentials = forms.BooleanField(
         required=False, help_text="Forget every stored credential (the environment's are used, if any)."
     )
@@ -26,17 +42,6 @@ class SocialAccountForm(forms.ModelForm):
     class Meta:
         model = SocialAccount
         fields = ["platform", "external_id", "name", "handle", "enabled", "poll_interval_seconds"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name in SECRET_FIELDS:
-            platforms = [p for p, names in credentials.FIELDS.items() if name in names]
-            self.fields[name] = forms.CharField(
-                required=False,
-                strip=True,
-                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-                help_text=f"{', '.join(platforms)}; leave blank to keep the stored value.",
-            )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

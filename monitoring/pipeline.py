@@ -15,7 +15,7 @@ from itertools import islice
 from contactcenter.core.capture import do_capture_posts, do_record_deletion, do_record_edit
 from contactcenter.core.posts import Deletion, InboundPost
 from monitoring.triage import TriageRules
-from routing.actions import do_route_conversations
+from routing.actions import do_route_conversations, request_routing
 from routing.placement import place_all
 
 BATCH_SIZE = 500
@@ -57,6 +57,8 @@ def ingest(
             else:
                 stats.stored += 1
         stats.new_conversations += sum(1 for r in results if r.new_conversation)
+        if any(r.queued or r.reopened for r in results):
+            request_routing()
         do_route_conversations([r.conversation_id for r in results if r.needs_routing and r.conversation_id])
         for post in (post for post in batch if post.edited):
             (triage,) = place_all([post], [rules.triage(post)])

@@ -112,7 +112,7 @@ class TriageRules:
                     language=rule.language,
                     author_handle=rule.author_handle,
                     category=rule.category,
-                    skill_ids=tuple(s.pk for s in skills),
+                    skill_ids=tuple(s.pk for s in skills),  # classification asks for level 1
                     skill_names=tuple(s.name for s in skills),
                     boost=rule.priority_boost,
                 )
@@ -174,7 +174,7 @@ class TriageRules:
             sentiment=sentiment,
             sentiment_score=compound,
             category=category,
-            skill_ids=tuple(skill_ids),
+            skills=tuple((skill_id, 1) for skill_id in skill_ids),
             priority=priority,
             why={
                 "language": {"value": language, "source": language_source if language else "unknown"},

@@ -1,26 +1,91 @@
-"""Routing writes: putting conversations into queues."""
+"""Routing writes: placing conversations in queues, running the router, re-routing an absent agent's work."""
 
 from __future__ import annotations
 
 import logging
 
-from contactcenter.core.actions import do_queue_conversations
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from contactcenter.core.actions import do_queue_conversations, do_transfer_to_queue
+from contactcenter.core.models import Conversation
+from contactcenter.core.models import ConversationState as S
+from contactcenter.errors import Conflict
+from routing import engine
 from routing.queries import default_queue
 
 logger = logging.getLogger(__name__)
 
+ROUTING_REQUESTED = "routing:requested"
+
 
 def do_route_conversations(conversation_ids: list[int]) -> list[int]:
-    """Place newly captured conversations in their queue.
-
-    Until routing rules exist every conversation goes to the default queue;
-    with no default queue configured they stay ``new`` and a warning is
-    logged, so an admin can see and fix the configuration without losing posts.
-    """
+    """Place ``new`` conversations that capture could not place (no default queue then) in the default queue."""
     if not conversation_ids:
         return []
     queue = default_queue()
     if queue is None:
         logger.warning("no default queue: %d conversation(s) stay new", len(conversation_ids))
         return []
-    return do_queue_conversations(conversation_ids, queue)
+    moved = do_queue_conversations(conversation_ids, queue)
+    request_routing()
+    return moved
+
+
+def request_routing() -> None:
+    """Ask for a routing pass once the current transaction commits (many requests, one pass)."""
+
+    def enqueue() -> None:
+        from routing.tasks import route_queued
+
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            route_queued.apply()
+        elif cache.add(ROUTING_REQUESTED, 1, timeout=2):
+            route_queued.delay()
+
+    transaction.on_commit(enqueue)
+
+
+def do_route_queued(*, max_passes: int = 50, limit: int = 500) -> engine.RoutingStats:
+    """Route until a pass assigns nothing more (or ``max_passes``): the sweep and the on-demand trigger."""
+    cache.delete(ROUTING_REQUESTED)
+    total = engine.RoutingStats()
+    for _ in range(max_passes):
+        stats = engine.route(limit=limit)
+        total.examined += stats.examined
+        total.assigned += stats.assigned
+        total.waiting_for_agent += stats.waiting_for_agent
+        total.no_eligible_agent += stats.no_eligible_agent
+        total.dropped_at_commit += stats.dropped_at_commit
+        total.decision_seconds += stats.decision_seconds
+        if stats.assigned == 0 or stats.examined < limit:
+            break
+    return total
+
+
+def do_get_next(user_id: int) -> int | None:
+    """Pull mode: hand the agent the most urgent item they may take; its id, or None."""
+    return engine.get_next(user_id)
+
+
+def do_requeue_absent_agent_work(user_id: int) -> list[int]:
+    """An agent timed out: their assigned items go back to their queues (where the queue says so).
+
+    Each waits for them (sticky) for the queue's ``sticky_wait_seconds``, in
+    case they come straight back; then anyone may take it.
+    """
+    moved = []
+    for conversation in Conversation.objects.select_related("queue", "assigned_agent").filter(
+        assigned_agent_id=user_id, state=S.ASSIGNED, queue__requeue_on_agent_timeout=True
+    ):
+        try:
+            do_transfer_to_queue(conversation, conversation.queue, actor=None, reason="agent timed out")
+        except Conflict:
+            continue
+        Conversation.objects.filter(pk=conversation.pk).update(preferred_agent_id=user_id, updated_at=timezone.now())
+        moved.append(conversation.pk)
+    if moved:
+        request_routing()
+    return moved

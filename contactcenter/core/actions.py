@@ -21,7 +21,7 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
 from contactcenter import realtime
-from contactcenter.core.bulk import insert_dicts
+from contactcenter.core.bulk import insert_dicts, update_rows
 from contactcenter.core.models import (
     OPEN_STATES,
     Channel,
@@ -33,6 +33,7 @@ from contactcenter.core.models import (
     EventKind,
     Identity,
     Message,
+    SLAStatus,
 )
 from contactcenter.core.models import (
     ConversationState as S,
@@ -169,6 +170,11 @@ def do_transition(
         for field, value in changes.items():
             setattr(conversation, field, value)
         conversation.state = transition.target
+        if previous_agent_id is not None and (
+            transition.target in (S.RESOLVED, S.CLOSED, S.QUEUED) or conversation.assigned_agent_id != previous_agent_id
+        ):
+            # Capacity was freed (or moved): the router may now place waiting work.
+            transaction.on_commit(_request_routing)
         record_event(
             transition.event,
             at=at,
@@ -179,6 +185,12 @@ def do_transition(
         )
         _announce(conversation, previous_agent_id)
     return conversation
+
+
+def _request_routing() -> None:
+    from routing.actions import request_routing  # routing builds on core; imported late
+
+    request_routing()
 
 
 def _due(start: datetime | None, seconds: int | None) -> datetime | None:
@@ -210,6 +222,7 @@ def reopen_conversation(conversation: Conversation, *, at: datetime, waiting_sin
             "disposition": "",
             "assigned_agent": None,
             "last_agent": conversation.assigned_agent or conversation.last_agent,
+            "preferred_agent": conversation.assigned_agent or conversation.last_agent,
             "next_response_due": _due(waiting_since, _next_response_seconds(conversation)),
         },
         value_seconds=_seconds(conversation.resolved_at, at),
@@ -283,24 +296,70 @@ def do_queue_conversation(conversation: Conversation, queue: Any, *, at: datetim
     return conversation
 
 
+def do_assign_conversations(
+    assignments: list[tuple[int, int, int, dict[str, Any]]], *, at: datetime | None = None
+) -> list[int]:
+    """Give queued conversations to agents: ``(conversation id, agent user id, weight, reason)`` each.
+
+    One locked read, one UPDATE and one ledger insert for all. Only
+    conversations still queued move (a racing caller gets the rest), so an
+    item is never assigned twice. The caller has checked capacity (the router
+    does it under a lock on the agents' rows). Returns the ids assigned.
+    """
+    if not assignments:
+        return []
+    now = at or timezone.now()
+    transition = TRANSITIONS["assign"]
+    with transaction.atomic():
+        rows = {
+            pk: (channel, queue_id, queued_at)
+            for pk, channel, queue_id, queued_at in Conversation.objects.select_for_update()
+            .filter(pk__in=[a[0] for a in assignments], state__in=transition.sources)
+            .values_list("pk", "channel", "queue_id", "queued_at")
+        }
+        moving = [a for a in assignments if a[0] in rows]
+        update_rows(
+            Conversation,
+            ["state", "assigned_agent", "assigned_at", "weight", "preferred_agent", "updated_at"],
+            [(pk, transition.target, agent_id, now, weight, None, now) for pk, agent_id, weight, _ in moving],
+        )
+        insert_dicts(
+            Event,
+            [
+                {
+                    "kind": transition.event,
+                    "at": now,
+                    "conversation_id": pk,
+                    "agent_id": agent_id,
+                    "channel": rows[pk][0],
+                    "queue_id": rows[pk][1],
+                    "value_seconds": _seconds(rows[pk][2], now),
+                    "data": {"reason": reason},
+                }
+                for pk, agent_id, _, reason in moving
+            ],
+            returning_ids=False,
+        )
+        announce_conversations([(pk, agent_id) for pk, agent_id, _, _ in moving])
+    return [a[0] for a in moving]
+
+
 def do_assign_conversation(
     conversation: Conversation,
     agent: User,
     *,
     at: datetime | None = None,
+    weight: int = 1,
     reason: dict[str, Any] | None = None,
 ) -> Conversation:
-    """Give a queued conversation to ``agent``. Exactly one of several racing callers succeeds."""
-    now = at or timezone.now()
-    return do_transition(
-        conversation,
-        "assign",
-        at=now,
-        agent=agent,
-        changes={"assigned_agent": agent, "assigned_at": now},
-        value_seconds=_seconds(conversation.queued_at, now),
-        data={"reason": reason or {}},
-    )
+    """Give one queued conversation to ``agent`` (a supervisor's choice, or a test's)."""
+    if not do_assign_conversations([(conversation.pk, agent.pk, weight, reason or {"why": "assigned by hand"})], at=at):
+        current = Conversation.objects.filter(pk=conversation.pk).values_list("state", flat=True).first()
+        raise Conflict(
+            f"Cannot assign conversation {conversation.pk}: it is {current or 'gone'}, and assign needs queued."
+        )
+    conversation.refresh_from_db()
+    return conversation
 
 
 def do_transfer_to_agent(
@@ -337,6 +396,7 @@ def do_transfer_to_queue(
             "queue": queue,
             "queued_at": now,
             "assigned_agent": None,
+            "preferred_agent": None,
             "last_agent": conversation.assigned_agent or conversation.last_agent,
         },
         data={
@@ -380,7 +440,8 @@ def do_record_reply(conversation: Conversation, agent: User, text: str, *, at: d
             "reply",
             at=now,
             agent=agent,
-            changes={"waiting_since": None, "next_response_due": None} | ({"first_response_at": now} if first else {}),
+            changes={"waiting_since": None, "next_response_due": None, "sla_status": SLAStatus.OK}
+            | ({"first_response_at": now} if first else {}),
             value_seconds=waited,
             data={"message_id": message.pk},
         )

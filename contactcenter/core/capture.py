@@ -352,20 +352,17 @@ class _Batch:
                     "state": S.QUEUED,
                     "queue_id": triage.queue_id,
                     "queued_at": self.now,
-                    "first_response_due": (
-                        sent_at + timedelta(seconds=triage.first_response_seconds)
-                        if triage.first_response_seconds
-                        else None
-                    ),
+                    "first_response_due": triage.first_response_due,
+                    "preferred_agent_id": triage.preferred_agent_id,
                 }
             new_rows.append(row)
         new_ids = dict(zip(opened_by, insert_dicts(Conversation, new_rows), strict=True))
         insert_dicts(
             Conversation.required_skills.through,
             [
-                {"conversation_id": new_ids[key], "skill_id": skill_id}
+                {"conversation_id": new_ids[key], "skill_id": skill_id, "min_level": level}
                 for key, index in opened_by.items()
-                for skill_id in self.items[index][1].skill_ids
+                for skill_id, level in self.items[index][1].skills
             ],
             returning_ids=False,
         )
@@ -414,7 +411,9 @@ class _Batch:
                 self._event(EventKind.CAPTURED, key[0], conversation_id, None, delay, data)
                 queue_id = self.items[index][1].queue_id
                 if queue_id is not None:
-                    self._event(EventKind.QUEUED, key[0], conversation_id, queue_id, 0.0, {})
+                    self._event(
+                        EventKind.QUEUED, key[0], conversation_id, queue_id, 0.0, self.items[index][1].placement
+                    )
                 self.changed[conversation_id] = None
                 self.results[index] = CaptureResult(
                     message_ids[index], conversation_id, new_conversation=True, queued=queue_id is not None

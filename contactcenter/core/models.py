@@ -125,6 +125,12 @@ class Sentiment(models.TextChoices):
     POSITIVE = "positive", "Positive"
 
 
+class SLAStatus(models.TextChoices):
+    OK = "ok", "On time"
+    AT_RISK = "at_risk", "At risk"
+    BREACHED = "breached", "Breached"
+
+
 class Conversation(models.Model):
     """One thread with one customer on one channel: the unit of work that is routed.
 
@@ -145,14 +151,16 @@ class Conversation(models.Model):
     sentiment = models.CharField(max_length=16, choices=Sentiment.choices, blank=True)
     sentiment_score = models.FloatField(null=True, blank=True, help_text="-1 (negative) to 1 (positive).")
     language = models.CharField(max_length=16, blank=True)
-    required_skills = models.ManyToManyField("routing.Skill", blank=True, related_name="conversations")
+    required_skills = models.ManyToManyField(
+        "routing.Skill", blank=True, related_name="conversations", through="ConversationSkill"
+    )
     queue = models.ForeignKey(
         "routing.Queue",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="conversations",
-        db_index=False,  # served by the queued_by_urgency index
+        db_index=False,  # queue pages filter the small queued set; deleting a queue is rare
     )
     assigned_agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -171,6 +179,19 @@ class Conversation(models.Model):
         db_index=False,
         help_text="The agent who last held it, for sticky routing after a reopen.",
     )
+    preferred_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        help_text="Sticky routing: the agent this item waits for (a returning customer's or a reopened item's).",
+    )
+    weight = models.PositiveSmallIntegerField(
+        default=1, help_text="The share of its agent's capacity it takes (the channel's weight when assigned)."
+    )
+    sla_status = models.CharField(max_length=16, choices=SLAStatus.choices, default=SLAStatus.OK)
     escalated = models.BooleanField(default=False)
     first_response_due = models.DateTimeField(null=True, blank=True)
     next_response_due = models.DateTimeField(null=True, blank=True)
@@ -202,9 +223,9 @@ class Conversation(models.Model):
             ),
         ]
         indexes = [
-            # The router's next-item query: queued items by priority, then SLA due, then age.
+            # The router's next-items query: queued items by priority, then SLA due,
+            # then age. Partial, so it holds only the (small) live queue.
             models.Index(
-                "queue",
                 models.F("priority").desc(),
                 "first_response_due",
                 "created_at",
@@ -225,6 +246,22 @@ class Conversation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+
+class ConversationSkill(models.Model):
+    """A skill the conversation needs, and the minimum level an agent must have in it."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE)
+    skill = models.ForeignKey("routing.Skill", on_delete=models.CASCADE)
+    min_level = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "skill"], name="conversation_skill_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.skill_id} ≥ {self.min_level}"
 
 
 class Direction(models.TextChoices):
@@ -323,6 +360,8 @@ class EventKind(models.TextChoices):
     ABANDONED = "abandoned", "Abandoned"
     CSAT = "csat", "CSAT response"
     QA = "qa", "QA review"
+    SLA_AT_RISK = "sla_at_risk", "SLA at risk"
+    SLA_BREACHED = "sla_breached", "SLA breached"
 
 
 class Event(models.Model):

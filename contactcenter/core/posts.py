@@ -68,14 +68,19 @@ class Triage:
     sentiment: str = ""
     sentiment_score: float | None = None
     category: str = ""
-    skill_ids: tuple[int, ...] = ()
+    skills: tuple[tuple[int, int], ...] = ()
+    """Required skills as (skill id, minimum level 1-10)."""
     priority: int = 50
     filtered_reason: str = ""
     why: dict[str, Any] = field(default_factory=dict)
     queue_id: int | None = None
     """Where routing places a conversation this post opens (decided before it is stored)."""
-    first_response_seconds: int | None = None
-    """That queue's first-response target."""
+    first_response_due: datetime | None = None
+    """When that queue's SLA wants the first answer (business hours applied)."""
+    preferred_agent_id: int | None = None
+    """The agent a returning customer goes back to, if routing finds one."""
+    placement: dict[str, Any] = field(default_factory=dict)
+    """Why it goes there: the routing rule, skills and boost, for the ledger."""
 
 
 UNTRIAGED = Triage()

@@ -20,7 +20,7 @@
   }
 
   function onEvent(event) {
-    if (event.type !== "conversations") { return; }
+    if (event.type !== "conversations" && event.type !== "sla") { return; }
     if (region && pending === null) { pending = setTimeout(refresh, 100); }
     if (conversation && event.ids.indexOf(Number(conversation.getAttribute("data-live-conversation"))) !== -1) {
       window.location.reload();
@@ -30,9 +30,17 @@
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + path);
-    socket.onopen = function () { delay = 500; if (status) { status.classList.add("on"); } refresh(); };
+    var beat = null;
+    socket.onopen = function () {
+      delay = 500;
+      if (status) { status.classList.add("on"); }
+      refresh();
+      // Tells the server this agent is still here; silence means timed out.
+      beat = setInterval(function () { socket.send(JSON.stringify({type: "heartbeat"})); }, 20000);
+    };
     socket.onmessage = function (message) { onEvent(JSON.parse(message.data)); };
     socket.onclose = function () {
+      if (beat) { clearInterval(beat); }
       if (status) { status.classList.remove("on"); }
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 10000);

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from agents.actions import do_create_user, do_set_presence
+from agents.actions import do_create_user, do_set_agent_skill, do_set_presence
 from agents.models import Team
 from agents.roles import ADMIN, AGENT, SUPERVISOR
 from contactcenter.core.models import Conversation
@@ -22,9 +22,16 @@ from monitoring.models import SocialAccount
 from monitoring.pipeline import ingest
 from monitoring.sandbox import SandboxSource
 from responses.models import KnowledgeArticle, ResponseTemplate
-from routing.models import Queue, SLAPolicy
+from routing.models import ChannelWeight, OverflowKind, OverflowStep, Queue, QueueSkill, RoutingRule, Skill, SLAPolicy
 
 # username, password, role, first name, last name, team
+DEMO_SKILLS: dict[str, dict[str, int]] = {
+    "supervisor": {"outages": 5, "billing": 5, "vip care": 8},
+    "ana": {"outages": 8, "spanish": 6, "vip care": 6},
+    "ben": {"outages": 5, "billing": 4, "german": 5},
+    "chloe": {"billing": 9, "french": 8},
+    "diego": {"billing": 6, "spanish": 9, "outages": 3},
+}
 DEMO_USERS = [
     ("admin", "switchboard-admin", ADMIN, "Ada", "Admin", None),
     ("supervisor", "switchboard-supervisor", SUPERVISOR, "Sofia", "Supervisor", "Care"),
@@ -91,8 +98,12 @@ class Command(BaseCommand):
         Queue.objects.get_or_create(
             name="General", defaults={"is_default": True, "sla_policy": standard, "description": "Everything else."}
         )
-        Queue.objects.get_or_create(name="Outages", defaults={"priority": 10, "sla_policy": urgent})
-        Queue.objects.get_or_create(name="Billing", defaults={"priority": 5, "sla_policy": standard})
+        outages, new_outages = Queue.objects.get_or_create(
+            name="Outages", defaults={"priority": 10, "sla_policy": urgent}
+        )
+        billing, new_billing = Queue.objects.get_or_create(
+            name="Billing", defaults={"priority": 5, "sla_policy": standard}
+        )
         for name, shortcut, body in TEMPLATES:
             ResponseTemplate.objects.get_or_create(shortcut=shortcut, defaults={"name": name, "body": body})
         KnowledgeArticle.objects.get_or_create(
@@ -110,6 +121,33 @@ class Command(BaseCommand):
             },
         )
         seed_triage_rules()
+        skills = {skill.name: skill for skill in Skill.objects.all()}
+        if new_outages:
+            QueueSkill.objects.create(queue=outages, skill=skills["outages"], min_level=3)
+            OverflowStep.objects.create(queue=outages, after_seconds=300, kind=OverflowKind.LOWER_LEVEL, level_drop=2)
+        if new_billing:
+            QueueSkill.objects.create(queue=billing, skill=skills["billing"], min_level=3)
+            OverflowStep.objects.create(queue=billing, after_seconds=600, kind=OverflowKind.LOWER_LEVEL, level_drop=2)
+        for order, (name, category, queue, boost) in enumerate(
+            [("Outages to the outage desk", "outage", outages, 5), ("Billing to billing", "billing", billing, 0)],
+            start=1,
+        ):
+            RoutingRule.objects.get_or_create(
+                name=name, defaults={"order": order * 10, "category": category, "queue": queue, "priority_boost": boost}
+            )
+        vip_rule, new_vip = RoutingRule.objects.get_or_create(
+            name="VIPs get VIP care",
+            defaults={
+                "order": 5,
+                "contact_vip": True,
+                "queue": Queue.objects.get(is_default=True),
+                "priority_boost": 20,
+            },
+        )
+        if new_vip:
+            vip_rule.extra_skills.set([skills["vip care"]])
+        for channel in ("sandbox_private", "x_dm", "facebook_messenger"):
+            ChannelWeight.objects.get_or_create(channel=channel, defaults={"weight": 2})
         User = get_user_model()
         created = 0
         for username, password, role, first, last, team_name in DEMO_USERS:
@@ -125,6 +163,9 @@ class Command(BaseCommand):
                 team=team,
                 email=f"{username}@switchboard.example",
             )
-            do_set_presence(user.agent_profile, "available")  # type: ignore[attr-defined]
+            profile = user.agent_profile  # type: ignore[attr-defined]
+            for skill_name, level in DEMO_SKILLS.get(username, {}).items():
+                do_set_agent_skill(profile, skills[skill_name].pk, level)
+            do_set_presence(profile, "available", cause="login")
             created += 1
         return created

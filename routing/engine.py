@@ -1,0 +1,354 @@
+"""The skill-based router: which queued item goes to which available agent, and why.
+
+Algorithm (one pass, :func:`route`):
+
+1. Claim the most urgent queued items of push queues — by priority, then SLA
+   due time, then age — with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+   several routers at once each get their own items (on SQLite the write
+   transaction itself is the single writer).
+2. Take a snapshot of available agents: skill levels, capacity, current load
+   (the weights of what they hold), when they were last given work.
+3. For each item, in order: its requirements are its queue's skills and its
+   own (from classification and routing rules), relaxed by the queue's
+   overflow steps for as long as it has waited. Eligible agents are
+   available, have every required skill at or above the minimum level, and
+   have capacity left for the item's weight.
+4. Score (deterministic, higher wins, compared in this order): skill match —
+   the sum of the agent's levels in the required skills; then least occupied
+   (load / capacity); then longest idle (earliest ``last_assigned_at``, never
+   assigned first); then the lowest user id.
+5. Sticky: an item waiting for a particular agent (a returning customer's, a
+   reopened item's) goes to them if eligible; otherwise it waits up to the
+   queue's ``sticky_wait_seconds`` from when it was queued, then anyone may
+   take it.
+6. Before writing, the chosen agents' rows are locked (in id order) and their
+   loads read again, so no agent ever goes over capacity even with other
+   routers running; then all assignments of the pass are written at once,
+   each with its reason in the ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from agents.models import AgentProfile, AgentSkill, Presence
+from contactcenter.core.actions import do_assign_conversations
+from contactcenter.core.models import Conversation, ConversationSkill
+from contactcenter.core.models import ConversationState as S
+from routing.models import ChannelWeight, OverflowKind, OverflowStep, Queue, QueueSkill, RoutingMode
+
+HOLDING_STATES = (S.ASSIGNED, S.WAITING)
+"""States in which a conversation takes up its agent's capacity."""
+
+
+@dataclass
+class Agent:
+    user_id: int
+    profile_id: int
+    capacity: int
+    load: int
+    skills: dict[int, int]
+    last_assigned_at: datetime | None
+    bit: int
+
+    @property
+    def occupancy(self) -> float:
+        return self.load / self.capacity
+
+    def idle_key(self) -> float:
+        return self.last_assigned_at.timestamp() if self.last_assigned_at else float("-inf")
+
+
+@dataclass
+class Snapshot:
+    """Available agents, indexed for fast eligibility: masks[(skill, level)] = agents with skill ≥ level."""
+
+    agents: list[Agent]
+    by_user: dict[int, Agent]
+    masks: dict[tuple[int, int], int]
+    everyone: int
+
+    @classmethod
+    def load(cls) -> Snapshot:
+        profiles = list(
+            AgentProfile.objects.filter(presence=Presence.AVAILABLE, user__is_active=True)
+            .order_by("user_id")
+            .values_list("pk", "user_id", "capacity", "last_assigned_at")
+        )
+        skills: dict[int, dict[int, int]] = defaultdict(dict)
+        for profile_id, skill_id, level in AgentSkill.objects.filter(agent_id__in=[p[0] for p in profiles]).values_list(
+            "agent_id", "skill_id", "level"
+        ):
+            skills[profile_id][skill_id] = level
+        loads = current_loads([p[1] for p in profiles])
+        agents = [
+            Agent(user_id, profile_id, capacity, loads.get(user_id, 0), skills[profile_id], last, 1 << index)
+            for index, (profile_id, user_id, capacity, last) in enumerate(profiles)
+        ]
+        masks: dict[tuple[int, int], int] = defaultdict(int)
+        for agent in agents:
+            for skill_id, level in agent.skills.items():
+                for at_least in range(1, level + 1):
+                    masks[(skill_id, at_least)] |= agent.bit
+        return cls(agents, {a.user_id: a for a in agents}, dict(masks), (1 << len(agents)) - 1)
+
+    def candidates(self, requirements: dict[int, int], alternatives: list[dict[int, int]]) -> int:
+        """Bitmask of agents meeting the requirements (or any of the alternative requirement sets)."""
+        result = 0
+        for reqs in [requirements, *alternatives]:
+            mask = self.everyone
+            for skill_id, level in reqs.items():
+                mask &= self.masks.get((skill_id, max(1, level)), 0)
+                if not mask:
+                    break
+            result |= mask
+        return result
+
+    def agents_in(self, mask: int) -> list[Agent]:
+        found = []
+        while mask:
+            low = mask & -mask
+            found.append(self.agents[low.bit_length() - 1])
+            mask ^= low
+        return found
+
+
+def current_loads(user_ids: list[int]) -> dict[int, int]:
+    if not user_ids:
+        return {}
+    return dict(
+        Conversation.objects.filter(assigned_agent_id__in=user_ids, state__in=HOLDING_STATES)
+        .values("assigned_agent_id")
+        .annotate(load=Sum("weight"))
+        .values_list("assigned_agent_id", "load")
+    )
+
+
+@dataclass
+class Item:
+    id: int
+    queue_id: int
+    channel: str
+    priority: int
+    queued_at: datetime
+    preferred_agent_id: int | None
+    skills: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class QueueRules:
+    skills: dict[int, dict[int, int]]
+    overflow: dict[int, list[OverflowStep]]
+    queues: dict[int, Queue]
+    weights: dict[str, int]
+
+    @classmethod
+    def load(cls) -> QueueRules:
+        skills: dict[int, dict[int, int]] = defaultdict(dict)
+        for queue_id, skill_id, level in QueueSkill.objects.values_list("queue_id", "skill_id", "min_level"):
+            skills[queue_id][skill_id] = level
+        overflow: dict[int, list[OverflowStep]] = defaultdict(list)
+        for step in OverflowStep.objects.order_by("after_seconds"):
+            overflow[step.queue_id].append(step)
+        return cls(
+            dict(skills),
+            dict(overflow),
+            {q.pk: q for q in Queue.objects.all()},
+            dict(ChannelWeight.objects.values_list("channel", "weight")),
+        )
+
+    def requirements(self, item: Item, now: datetime) -> tuple[dict[int, int], list[dict[int, int]], list[str]]:
+        """The item's skill requirements after overflow, alternative sets, and the steps applied."""
+        reqs = dict(self.skills.get(item.queue_id, {}))
+        for skill_id, level in item.skills.items():
+            reqs[skill_id] = max(reqs.get(skill_id, 0), level)
+        waited = (now - item.queued_at).total_seconds()
+        alternatives: list[dict[int, int]] = []
+        applied = []
+        for step in self.overflow.get(item.queue_id, []):
+            if waited < step.after_seconds:
+                break
+            if step.kind == OverflowKind.LOWER_LEVEL:
+                reqs = {s: max(1, level - step.level_drop) for s, level in reqs.items()}
+                applied.append(f"levels -{step.level_drop} after {step.after_seconds}s")
+            elif step.kind == OverflowKind.ADD_SKILL and step.skill_id is not None:
+                alternatives.append({step.skill_id: step.skill_level})
+                applied.append(f"skill {step.skill_id} ≥ {step.skill_level} also serves after {step.after_seconds}s")
+        return reqs, alternatives, applied
+
+    def weight(self, channel: str) -> int:
+        return self.weights.get(channel, 1)
+
+
+@dataclass
+class RoutingStats:
+    examined: int = 0
+    assigned: int = 0
+    waiting_for_agent: int = 0
+    no_eligible_agent: int = 0
+    moved: int = 0
+    dropped_at_commit: int = 0
+    decision_seconds: list[float] = field(default_factory=list)
+
+
+def score(agent: Agent, reqs: dict[int, int]) -> tuple[int, float, float, int]:
+    """Sort key, smallest first: best skill match, least occupied, longest idle, lowest id."""
+    match = sum(agent.skills.get(skill_id, 0) for skill_id in reqs)
+    return (-match, agent.occupancy, agent.idle_key(), agent.user_id)
+
+
+def decide(item: Item, snapshot: Snapshot, rules: QueueRules, now: datetime) -> tuple[Agent | None, dict[str, Any]]:
+    """The agent an item should go to now (or None), and the reason, recorded in the ledger."""
+    reqs, alternatives, overflow = rules.requirements(item, now)
+    weight = rules.weight(item.channel)
+    mask = snapshot.candidates(reqs, alternatives)
+    eligible = [a for a in snapshot.agents_in(mask) if a.load + weight <= a.capacity]
+    reason: dict[str, Any] = {
+        "requirements": {str(k): v for k, v in sorted(reqs.items())},
+        "overflow": overflow,
+        "eligible": len(eligible),
+        "weight": weight,
+    }
+    if item.preferred_agent_id is not None:
+        preferred = next((a for a in eligible if a.user_id == item.preferred_agent_id), None)
+        if preferred is not None:
+            return preferred, reason | {"why": "sticky: back to the previous agent"}
+        queue = rules.queues.get(item.queue_id)
+        wait = queue.sticky_wait_seconds if queue else 0
+        if (now - item.queued_at).total_seconds() < wait:
+            return None, reason | {"why": "waiting for the previous agent"}
+        reason["sticky_expired"] = True
+    if not eligible:
+        return None, reason | {"why": "no eligible agent"}
+    ranked = sorted(eligible, key=lambda a: score(a, reqs))
+    best = ranked[0]
+    reason["top"] = [
+        {"agent_id": a.user_id, "skill_match": -score(a, reqs)[0], "occupancy": round(a.occupancy, 3)}
+        for a in ranked[:3]
+    ]
+    return best, reason | {"why": "best skill match, then least occupied, then longest idle"}
+
+
+def _claim_items(limit: int, queue_ids: list[int] | None = None) -> list[Item]:
+    rows = Conversation.objects.filter(state=S.QUEUED, queue__mode=RoutingMode.PUSH)
+    if queue_ids is not None:
+        rows = Conversation.objects.filter(state=S.QUEUED, queue_id__in=queue_ids)
+    rows = rows.order_by("-priority", "first_response_due", "created_at")
+    if connection.features.has_select_for_update_skip_locked:
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
+    items = [
+        Item(pk, queue_id, channel, priority, queued_at or created, preferred)
+        for pk, queue_id, channel, priority, queued_at, created, preferred in rows.values_list(
+            "pk", "queue_id", "channel", "priority", "queued_at", "created_at", "preferred_agent_id"
+        )[:limit]
+    ]
+    by_id = {item.id: item for item in items}
+    for conversation_id, skill_id, level in ConversationSkill.objects.filter(
+        conversation_id__in=list(by_id)
+    ).values_list("conversation_id", "skill_id", "min_level"):
+        by_id[conversation_id].skills[skill_id] = level
+    return items
+
+
+def route(*, limit: int = 500) -> RoutingStats:
+    """One routing pass over up to ``limit`` of the most urgent queued items; one transaction."""
+    stats = RoutingStats()
+    now = timezone.now()
+    with transaction.atomic():
+        items = _claim_items(limit)
+        if not items:
+            return stats
+        snapshot = Snapshot.load()
+        rules = QueueRules.load()
+        plan: list[tuple[Item, Agent, dict[str, Any]]] = []
+        for item in items:
+            stats.examined += 1
+            started = time.perf_counter()
+            agent, reason = decide(item, snapshot, rules, now)
+            stats.decision_seconds.append(time.perf_counter() - started)
+            if agent is None:
+                if reason["why"] == "waiting for the previous agent":
+                    stats.waiting_for_agent += 1
+                else:
+                    stats.no_eligible_agent += 1
+                continue
+            # The snapshot is this pass's view: count what it hands out.
+            agent.load += reason["weight"]
+            agent.last_assigned_at = now
+            plan.append((item, agent, reason))
+        plan = _recheck_capacity(plan, snapshot, stats)
+        do_assign_conversations(
+            [(item.id, agent.user_id, reason["weight"], reason) for item, agent, reason in plan], at=now
+        )
+        stats.assigned = len(plan)
+        if plan:
+            AgentProfile.objects.filter(pk__in={agent.profile_id for _, agent, _ in plan}).update(last_assigned_at=now)
+    return stats
+
+
+def _recheck_capacity(
+    plan: list[tuple[Item, Agent, dict[str, Any]]], snapshot: Snapshot, stats: RoutingStats
+) -> list[tuple[Item, Agent, dict[str, Any]]]:
+    """Lock the chosen agents and re-read their load: another router may have filled them meanwhile."""
+    if not plan:
+        return plan
+    chosen = sorted({agent.profile_id for _, agent, _ in plan})
+    list(AgentProfile.objects.select_for_update().filter(pk__in=chosen).order_by("pk").values_list("pk", flat=True))
+    loads = current_loads(sorted({agent.user_id for _, agent, _ in plan}))
+    kept = []
+    for item, agent, reason in plan:
+        load = loads.get(agent.user_id, 0)
+        if load + reason["weight"] > agent.capacity:
+            stats.dropped_at_commit += 1
+            continue
+        loads[agent.user_id] = load + reason["weight"]
+        kept.append((item, agent, reason))
+    return kept
+
+
+def get_next(user_id: int) -> int | None:
+    """Pull mode: the most urgent item of a pull queue this agent may take, assigned to them; its id."""
+    now = timezone.now()
+    with transaction.atomic():
+        profile = AgentProfile.objects.select_for_update().filter(user_id=user_id).first()
+        if profile is None:
+            return None
+        pull_queues = list(Queue.objects.filter(mode=RoutingMode.PULL).values_list("pk", flat=True))
+        items = _claim_items(200, queue_ids=pull_queues)
+        if not items:
+            return None
+        rules = QueueRules.load()
+        skills = dict(AgentSkill.objects.filter(agent=profile).values_list("skill_id", "level"))
+        load = current_loads([user_id]).get(user_id, 0)
+        agent = Agent(user_id, profile.pk, profile.capacity, load, skills, profile.last_assigned_at, 1)
+        snapshot = Snapshot([agent], {user_id: agent}, _masks_for(agent), 1)
+        for item in items:
+            reqs, alternatives, overflow = rules.requirements(item, now)
+            weight = rules.weight(item.channel)
+            if not snapshot.candidates(reqs, alternatives) or load + weight > profile.capacity:
+                continue
+            reason = {
+                "why": "pulled by the agent (get next)",
+                "requirements": {str(k): v for k, v in reqs.items()},
+                "overflow": overflow,
+                "weight": weight,
+                "eligible": 1,
+            }
+            do_assign_conversations([(item.id, user_id, weight, reason)], at=now)
+            AgentProfile.objects.filter(pk=profile.pk).update(last_assigned_at=now)
+            return item.id
+    return None
+
+
+def _masks_for(agent: Agent) -> dict[tuple[int, int], int]:
+    return {
+        (skill_id, at_least): agent.bit for skill_id, level in agent.skills.items() for at_least in range(1, level + 1)
+    }

@@ -1,0 +1,81 @@
+"""SLA deadlines in business time: a target of N seconds counts only open hours, skipping holidays."""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+
+from routing.models import WEEKDAYS, SLAPolicy
+
+MAX_DAYS_AHEAD = 366
+"""A calendar with almost no open hours must still give an answer."""
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Open hours per weekday (0 = Monday) as (start, end) times, and closed dates."""
+
+    hours: dict[int, list[tuple[time, time]]] = field(default_factory=dict)
+    holidays: frozenset[date] = frozenset()
+    zone: str = "UTC"
+
+    @property
+    def always_open(self) -> bool:
+        return not self.hours
+
+    @classmethod
+    def for_policy(cls, policy: SLAPolicy | None) -> Calendar:
+        if policy is None or not policy.business_hours:
+            return cls(zone=settings.TIME_ZONE)
+        hours = {
+            WEEKDAYS.index(day): sorted((time.fromisoformat(a), time.fromisoformat(b)) for a, b in spans)
+            for day, spans in policy.business_hours.items()
+        }
+        holidays = frozenset(policy.holidays.values_list("date", flat=True)) if policy.pk else frozenset()
+        return cls(hours=hours, holidays=holidays, zone=settings.TIME_ZONE)
+
+    def deadline(self, start: datetime, seconds: float) -> datetime:
+        """The moment ``seconds`` of open time have passed since ``start``."""
+        if self.always_open:
+            return start + timedelta(seconds=seconds)
+        zone = zoneinfo.ZoneInfo(self.zone)
+        local = start.astimezone(zone)
+        remaining = timedelta(seconds=seconds)
+        day = local.date()
+        for _ in range(MAX_DAYS_AHEAD):
+            if day not in self.holidays:
+                for opens, closes in self.hours.get(day.weekday(), []):
+                    span_start = datetime.combine(day, opens, zone)
+                    span_end = datetime.combine(day, closes, zone)
+                    begin = max(span_start, local)
+                    if begin >= span_end:
+                        continue
+                    if begin + remaining <= span_end:
+                        return (begin + remaining).astimezone(start.tzinfo)
+                    remaining -= span_end - begin
+            day += timedelta(days=1)
+            local = datetime.combine(day, time(0), zone)
+        return start + timedelta(days=MAX_DAYS_AHEAD)
+
+    def open_seconds(self, start: datetime, end: datetime) -> float:
+        """Open time between two moments (for business-hours KPIs)."""
+        if end <= start:
+            return 0.0
+        if self.always_open:
+            return (end - start).total_seconds()
+        zone = zoneinfo.ZoneInfo(self.zone)
+        local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+        total = 0.0
+        day = local_start.date()
+        while day <= local_end.date():
+            if day not in self.holidays:
+                for opens, closes in self.hours.get(day.weekday(), []):
+                    a = max(datetime.combine(day, opens, zone), local_start)
+                    b = min(datetime.combine(day, closes, zone), local_end)
+                    if b > a:
+                        total += (b - a).total_seconds()
+            day += timedelta(days=1)
+        return total
