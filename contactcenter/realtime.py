@@ -29,14 +29,23 @@ def send_event(event: dict[str, Any], groups: Iterable[str]) -> None:
     A realtime failure never fails the action that caused it: browsers also
     refresh what they show on reconnect, so a lost event is only a delay.
     """
+    send_events([(group, event) for group in groups])
+
+
+def send_events(deliveries: list[tuple[str, dict[str, Any]]]) -> None:
+    """Deliver many ``(group, event)`` pairs in one trip to the channel layer (see :func:`send_event`)."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not deliveries:
         return
-    for group in groups:
-        try:
-            async_to_sync(layer.group_send)(group, {"type": "event.forward", "event": event})
-        except Exception:
-            logger.warning("realtime event to %s not delivered", group, exc_info=True)
+
+    async def deliver() -> None:
+        for group, event in deliveries:
+            try:
+                await layer.group_send(group, {"type": "event.forward", "event": event})
+            except Exception:
+                logger.warning("realtime event to %s not delivered", group, exc_info=True)
+
+    async_to_sync(deliver)()
 
 
 def groups_for_user(user: Any) -> list[str]:

@@ -28,6 +28,8 @@ from monitoring.platforms import AccountRef, Page, PlatformError, QuerySpec, con
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+CREDENTIAL_ERRORS = frozenset({"unauthorized", "no_credentials", "credentials_unreadable"})
+"""Permanent errors that are the account's, not the query's: they disable the account too."""
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -43,7 +45,7 @@ def claim_due(model: Any, now: datetime | None = None) -> list[int]:
     for pk in due.values_list("pk", flat=True)[:500]:
         # The lease is taken only if nobody took it since we looked.
         taken = (
-            model.objects.filter(pk=pk)
+            model.objects.filter(pk=pk, enabled=True, next_poll_at__lte=now)
             .filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
             .update(poll_lease_until=now + LEASE)
         )
@@ -132,6 +134,10 @@ def _failed(source: PollState, account: SocialAccount, error: PlatformError) -> 
         changes["enabled"] = False
         if isinstance(source, SocialAccount):
             changes["disabled_reason"] = error.message[:300]
+        elif error.code in CREDENTIAL_ERRORS:
+            SocialAccount.objects.filter(pk=account.pk).update(
+                enabled=False, disabled_reason=error.message[:300], last_error=error.message[:2000], last_error_at=now
+            )
         notify_admins(
             f"Switchboard stopped polling {source}",
             f"{source} was disabled after a permanent error from {account.get_platform_display()}:\n\n"

@@ -48,19 +48,25 @@ def request_routing() -> None:
     transaction.on_commit(enqueue)
 
 
-def do_route_queued(*, max_passes: int = 50, limit: int = 500) -> engine.RoutingStats:
-    """Route until a pass assigns nothing more (or ``max_passes``): the sweep and the on-demand trigger."""
+def do_route_queued(*, max_passes: int = 200, limit: int = 500) -> engine.RoutingStats:
+    """Walk the whole queue in routing order, pass by pass: the sweep and the on-demand trigger.
+
+    Each pass is one transaction over the next ``limit`` items; it stops at
+    the end of the queue, or as soon as no available agent has room left.
+    """
     cache.delete(ROUTING_REQUESTED)
     total = engine.RoutingStats()
+    after = None
     for _ in range(max_passes):
-        stats = engine.route(limit=limit)
+        stats = engine.route(limit=limit, after=after)
         total.examined += stats.examined
         total.assigned += stats.assigned
         total.waiting_for_agent += stats.waiting_for_agent
         total.no_eligible_agent += stats.no_eligible_agent
         total.dropped_at_commit += stats.dropped_at_commit
         total.decision_seconds += stats.decision_seconds
-        if stats.assigned == 0 or stats.examined < limit:
+        after = stats.last_key
+        if stats.examined < limit or stats.no_room or after is None:
             break
     return total
 

@@ -29,6 +29,7 @@ Algorithm (one pass, :func:`route`):
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from agents.models import AgentProfile, AgentSkill, Presence
@@ -58,13 +59,13 @@ class Agent:
     skills: dict[int, int]
     last_assigned_at: datetime | None
     bit: int
+    occupancy: float = 0.0
+    idle: float = 0.0
+    """When last given work, as a number: never assigned sorts first."""
 
-    @property
-    def occupancy(self) -> float:
-        return self.load / self.capacity
-
-    def idle_key(self) -> float:
-        return self.last_assigned_at.timestamp() if self.last_assigned_at else float("-inf")
+    def __post_init__(self) -> None:
+        self.occupancy = self.load / self.capacity
+        self.idle = self.last_assigned_at.timestamp() if self.last_assigned_at else float("-inf")
 
 
 @dataclass
@@ -75,6 +76,20 @@ class Snapshot:
     by_user: dict[int, Agent]
     masks: dict[tuple[int, int], int]
     everyone: int
+    room: int = -1
+    """Agents with at least one unit of capacity left (kept current as the pass hands out work)."""
+
+    def __post_init__(self) -> None:
+        if self.room == -1:
+            self.room = sum(a.bit for a in self.agents if a.load < a.capacity)
+
+    def take(self, agent: Agent, weight: int, at: datetime) -> None:
+        agent.load += weight
+        agent.last_assigned_at = at
+        agent.occupancy = agent.load / agent.capacity
+        agent.idle = at.timestamp()
+        if agent.load >= agent.capacity:
+            self.room &= ~agent.bit
 
     @classmethod
     def load(cls) -> Snapshot:
@@ -104,7 +119,7 @@ class Snapshot:
         """Bitmask of agents meeting the requirements (or any of the alternative requirement sets)."""
         result = 0
         for reqs in [requirements, *alternatives]:
-            mask = self.everyone
+            mask = self.room
             for skill_id, level in reqs.items():
                 mask &= self.masks.get((skill_id, max(1, level)), 0)
                 if not mask:
@@ -140,6 +155,8 @@ class Item:
     priority: int
     queued_at: datetime
     preferred_agent_id: int | None
+    key: tuple[Any, ...] = ()
+    """Its place in routing order: (priority, due, created, id)."""
     skills: dict[int, int] = field(default_factory=dict)
 
 
@@ -197,12 +214,14 @@ class RoutingStats:
     moved: int = 0
     dropped_at_commit: int = 0
     decision_seconds: list[float] = field(default_factory=list)
+    last_key: tuple[Any, ...] | None = None
+    no_room: bool = False
 
 
 def score(agent: Agent, reqs: dict[int, int]) -> tuple[int, float, float, int]:
     """Sort key, smallest first: best skill match, least occupied, longest idle, lowest id."""
-    match = sum(agent.skills.get(skill_id, 0) for skill_id in reqs)
-    return (-match, agent.occupancy, agent.idle_key(), agent.user_id)
+    match = sum(agent.skills.get(skill_id, 0) for skill_id in reqs) if reqs else 0
+    return (-match, agent.occupancy, agent.idle, agent.user_id)
 
 
 def decide(item: Item, snapshot: Snapshot, rules: QueueRules, now: datetime) -> tuple[Agent | None, dict[str, Any]]:
@@ -228,7 +247,7 @@ def decide(item: Item, snapshot: Snapshot, rules: QueueRules, now: datetime) -> 
         reason["sticky_expired"] = True
     if not eligible:
         return None, reason | {"why": "no eligible agent"}
-    ranked = sorted(eligible, key=lambda a: score(a, reqs))
+    ranked = heapq.nsmallest(3, eligible, key=lambda a: score(a, reqs))
     best = ranked[0]
     reason["top"] = [
         {"agent_id": a.user_id, "skill_match": -score(a, reqs)[0], "occupancy": round(a.occupancy, 3)}
@@ -237,17 +256,27 @@ def decide(item: Item, snapshot: Snapshot, rules: QueueRules, now: datetime) -> 
     return best, reason | {"why": "best skill match, then least occupied, then longest idle"}
 
 
-def _claim_items(limit: int, queue_ids: list[int] | None = None) -> list[Item]:
+def _claim_items(limit: int, queue_ids: list[int] | None = None, after: tuple[Any, ...] | None = None) -> list[Item]:
+    """The next ``limit`` queued items in routing order, after the ``after`` key if given."""
     rows = Conversation.objects.filter(state=S.QUEUED, queue__mode=RoutingMode.PUSH)
     if queue_ids is not None:
         rows = Conversation.objects.filter(state=S.QUEUED, queue_id__in=queue_ids)
-    rows = rows.order_by("-priority", "first_response_due", "created_at")
+    if after is not None:
+        rows = rows.filter(_after(after))
+    rows = rows.order_by("-priority", F("first_response_due").asc(nulls_last=True), "created_at", "pk")
     if connection.features.has_select_for_update_skip_locked:
         rows = rows.select_for_update(skip_locked=True, of=("self",))
     items = [
-        Item(pk, queue_id, channel, priority, queued_at or created, preferred)
-        for pk, queue_id, channel, priority, queued_at, created, preferred in rows.values_list(
-            "pk", "queue_id", "channel", "priority", "queued_at", "created_at", "preferred_agent_id"
+        Item(pk, queue_id, channel, priority, queued_at or created, preferred, key=(priority, due, created, pk))
+        for pk, queue_id, channel, priority, queued_at, created, preferred, due in rows.values_list(
+            "pk",
+            "queue_id",
+            "channel",
+            "priority",
+            "queued_at",
+            "created_at",
+            "preferred_agent_id",
+            "first_response_due",
         )[:limit]
     ]
     by_id = {item.id: item for item in items}
@@ -258,15 +287,40 @@ def _claim_items(limit: int, queue_ids: list[int] | None = None) -> list[Item]:
     return items
 
 
-def route(*, limit: int = 500) -> RoutingStats:
-    """One routing pass over up to ``limit`` of the most urgent queued items; one transaction."""
+def _after(key: tuple[Any, ...]) -> Q:
+    """Rows after ``key`` in the order priority desc, due asc (nulls last), created asc, id asc."""
+    priority, due, created, pk = key
+    later_same_due = Q(created_at__gt=created) | Q(created_at=created, pk__gt=pk)
+    if due is None:
+        same_priority = Q(first_response_due__isnull=True) & later_same_due
+    else:
+        same_priority = (
+            Q(first_response_due__gt=due)
+            | Q(first_response_due__isnull=True)
+            | (Q(first_response_due=due) & later_same_due)
+        )
+    return Q(priority__lt=priority) | (Q(priority=priority) & same_priority)
+
+
+def route(*, limit: int = 500, after: tuple[Any, ...] | None = None) -> RoutingStats:
+    """One routing pass over the next ``limit`` queued items in routing order; one transaction.
+
+    ``stats.last_key`` is where the pass stopped, for the next pass to go on
+    from, so items no agent can take now never block the ones behind them.
+    """
     stats = RoutingStats()
     now = timezone.now()
     with transaction.atomic():
-        items = _claim_items(limit)
+        items = _claim_items(limit, after=after)
         if not items:
             return stats
+        stats.last_key = items[-1].key
         snapshot = Snapshot.load()
+        if not snapshot.room:
+            stats.examined = len(items)
+            stats.no_eligible_agent = len(items)
+            stats.no_room = True
+            return stats
         rules = QueueRules.load()
         plan: list[tuple[Item, Agent, dict[str, Any]]] = []
         for item in items:
@@ -281,8 +335,7 @@ def route(*, limit: int = 500) -> RoutingStats:
                     stats.no_eligible_agent += 1
                 continue
             # The snapshot is this pass's view: count what it hands out.
-            agent.load += reason["weight"]
-            agent.last_assigned_at = now
+            snapshot.take(agent, reason["weight"], now)
             plan.append((item, agent, reason))
         plan = _recheck_capacity(plan, snapshot, stats)
         do_assign_conversations(

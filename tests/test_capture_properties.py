@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg2
 import pytest
 from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
@@ -189,7 +188,7 @@ def test_delivering_the_same_batch_again_changes_nothing(scenario: tuple[list[De
 
 
 def concurrent_round(round_number: int) -> list[InboundPost]:
-    """Three threads of four posts by new authors, on two channels, all sent within a minute."""
+    """Three threads of four posts (one per channel), by two authors new in this round."""
     posts = []
     for thread_number, channel in enumerate([Channel.X_PUBLIC, Channel.X_DM, Channel.FACEBOOK_PUBLIC]):
         platform = Channel.platform_of(channel)
@@ -214,14 +213,6 @@ def concurrent_round(round_number: int) -> list[InboundPost]:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    raises=psycopg2.Error,
-    reason=(
-        "bug: contactcenter/core/bulk.py writes through the raw psycopg2 cursor, so a lost race raises "
-        "psycopg2's UniqueViolation, which do_capture_posts' `except IntegrityError` (Django's) never catches; "
-        "remove this marker once bulk.py wraps driver errors"
-    ),
-)
 def test_two_workers_ingesting_the_same_posts_at_once_capture_each_exactly_once() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: SQLite serialises writers, so there is no race to lose")

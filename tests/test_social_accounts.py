@@ -6,7 +6,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from django.core.exceptions import NON_FIELD_ERRORS, FieldError, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -23,16 +23,6 @@ X_SECRETS = {
     "access_token_secret": "ats-a1b2c3d4e5",
 }
 FERNET_PREFIX = "gAAAAA"  # every Fernet token starts so: no ciphertext may reach a page
-
-admin_form_bug = pytest.mark.xfail(
-    raises=FieldError,
-    strict=True,
-    reason=(
-        "bug: SocialAccountAdmin's fieldsets name the credential inputs, which SocialAccountForm only adds in "
-        "__init__, so ModelAdmin.get_form raises FieldError (a 500) on the add and change pages; "
-        "remove this marker once monitoring/admin.py is fixed"
-    ),
-)
 
 
 @pytest.fixture(autouse=True)
@@ -143,7 +133,6 @@ def test_the_command_refuses_a_poll_interval_out_of_range() -> None:
 # --- The admin --------------------------------------------------------------------------------
 
 
-@admin_form_bug
 def test_credentials_added_in_the_admin_are_stored_encrypted(client: Client) -> None:
     response = client.post(reverse("admin:monitoring_socialaccount_add"), account_form(**X_SECRETS))
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
@@ -155,7 +144,6 @@ def test_credentials_added_in_the_admin_are_stored_encrypted(client: Client) -> 
     assert stored_credentials(account) == X_SECRETS
 
 
-@admin_form_bug
 def test_the_change_page_says_which_credentials_are_set_but_shows_none(
     client: Client, x_account: SocialAccount
 ) -> None:
@@ -165,7 +153,6 @@ def test_the_change_page_says_which_credentials_are_set_but_shows_none(
     assert_no_secret_in(page, x_account)
 
 
-@admin_form_bug
 def test_blank_credential_inputs_keep_what_is_stored(client: Client, x_account: SocialAccount) -> None:
     response = client.post(change_url(x_account), account_form(name="Northwind Support"))
     assert response.status_code == 302
@@ -174,7 +161,6 @@ def test_blank_credential_inputs_keep_what_is_stored(client: Client, x_account: 
     assert stored_credentials(x_account) == X_SECRETS
 
 
-@admin_form_bug
 def test_a_credential_entered_replaces_only_that_one(client: Client, x_account: SocialAccount) -> None:
     response = client.post(change_url(x_account), account_form(bearer_token="AAAA-bearer-rotated"))
     assert response.status_code == 302
@@ -182,7 +168,6 @@ def test_a_credential_entered_replaces_only_that_one(client: Client, x_account: 
     assert stored_credentials(x_account) == {**X_SECRETS, "bearer_token": "AAAA-bearer-rotated"}
 
 
-@admin_form_bug
 def test_clear_credentials_forgets_every_stored_one(client: Client, x_account: SocialAccount) -> None:
     response = client.post(change_url(x_account), account_form(clear_credentials="on"))
     assert response.status_code == 302
@@ -192,7 +177,6 @@ def test_clear_credentials_forgets_every_stored_one(client: Client, x_account: S
     assert "stored:" not in page
 
 
-@admin_form_bug
 def test_a_credential_of_another_platform_is_refused(client: Client, x_account: SocialAccount) -> None:
     response = client.post(
         change_url(x_account), account_form(page_access_token="EAAB-page-token", bearer_token="AAAA-bearer-rotated")
@@ -212,7 +196,6 @@ def test_the_changelist_shows_the_last_error_and_no_credentials(client: Client, 
     assert_no_secret_in(page, x_account)
 
 
-@admin_form_bug
 def test_the_history_names_changed_credentials_without_their_values(client: Client, x_account: SocialAccount) -> None:
     client.post(change_url(x_account), account_form(bearer_token="AAAA-bearer-rotated"))
     page = client.get(reverse("admin:monitoring_socialaccount_history", args=[x_account.pk])).content.decode()

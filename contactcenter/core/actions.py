@@ -120,11 +120,8 @@ def announce_conversations(changed: list[tuple[int, int | None]]) -> None:
         for group in realtime.conversation_audience(agent_id):
             by_group[group].append(conversation_id)
 
-    def send() -> None:
-        for group, ids in by_group.items():
-            realtime.send_event({"type": "conversations", "op": "changed", "ids": ids}, [group])
-
-    transaction.on_commit(send)
+    deliveries = [(group, {"type": "conversations", "op": "changed", "ids": ids}) for group, ids in by_group.items()]
+    transaction.on_commit(lambda: realtime.send_events(deliveries))
 
 
 def _seconds(start: datetime | None, end: datetime) -> float | None:

@@ -80,7 +80,9 @@ def insert_rows(
     if skip_conflicts_on:
         target = ", ".join(connection.ops.quote_name(c) for c in skip_conflicts_on)
         returning = f" ON CONFLICT ({target}) DO NOTHING RETURNING id, {target}"
-    with connection.cursor() as cursor:
+    # Errors from the raw psycopg2 cursor are wrapped as Django's (IntegrityError,
+    # OperationalError), so callers' race and deadlock handling sees them.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         if connection.vendor == "postgresql" and not skip_conflicts_on:
             return _copy(cursor.cursor, model, concrete, rows, returning_ids=returning_ids)
         if connection.vendor == "postgresql":
@@ -188,7 +190,9 @@ def update_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     assignments = ", ".join(
         f"{connection.ops.quote_name(str(field.column))} = {cast}" for field, cast in zip(concrete, casts, strict=True)
     )
-    with connection.cursor() as cursor:
+    # Errors from the raw psycopg2 cursor are wrapped as Django's (IntegrityError,
+    # OperationalError), so callers' race and deadlock handling sees them.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         if connection.vendor == "postgresql":
             execute_values(
                 cursor.cursor,

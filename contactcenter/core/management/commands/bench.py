@@ -18,12 +18,14 @@ from datetime import UTC, datetime
 from importlib import import_module
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 
 BENCHMARKS: dict[str, str] = {
     "ingest": "monitoring.bench",
+    "routing": "routing.bench",
 }
 
 
@@ -44,11 +46,18 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
         parser.add_argument("--posts", type=int, default=100_000, help="ingest: posts to push through the pipeline.")
         parser.add_argument("--batch", type=int, default=1000, help="ingest: posts per batch.")
-        parser.add_argument("--workers", type=int, default=2, help="ingest: processes ingesting at once.")
+        parser.add_argument("--workers", type=int, default=2, help="ingest, routing: processes working at once.")
+        parser.add_argument("--agents", type=int, default=500, help="routing: available agents.")
+        parser.add_argument("--skills", type=int, default=50, help="routing: skills.")
+        parser.add_argument("--items", type=int, default=20_000, help="routing: queued items.")
         parser.add_argument("--keep-db", action="store_true", help="Keep the scratch database afterwards.")
 
     def handle(self, *args: Any, name: str, json: bool, keep_db: bool, **options: Any) -> None:
         run: Callable[[dict[str, Any]], dict[str, Any]] = import_module(BENCHMARKS[name]).run
+        # Its own scratch database, so a benchmark never collides with a test run.
+        database: dict[str, Any] = settings.DATABASES["default"]
+        if str(database["ENGINE"]).endswith("postgresql"):
+            database.setdefault("TEST", {})["NAME"] = f"bench_{database['NAME']}_{name}"
         old_config = setup_databases(verbosity=0, interactive=False, keepdb=keep_db)
         try:
             figures = run(options)
