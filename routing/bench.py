@@ -105,7 +105,8 @@ def _setup(agent_count: int, skill_count: int, item_count: int, rng: random.Rand
         ChannelWeight.objects.create(channel=channel, weight=2)
 
     User = get_user_model()
-    users = User.objects.bulk_create([User(username=f"bench-agent-{i}", password="!") for i in range(agent_count)])
+    # "!" is Django's unusable password: bench agents can never log in.
+    users = User.objects.bulk_create([User(username=f"bench-agent-{i}", password="!") for i in range(agent_count)])  # noqa: S106
     # Capacity enough for the whole backlog, so every item can be placed.
     capacity = max(1, -(-item_count * 3 // 2 // agent_count))
     profiles = AgentProfile.objects.bulk_create(
