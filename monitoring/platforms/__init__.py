@@ -9,6 +9,7 @@ from monitoring.platforms.base import (
     Page,
     PlatformError,
     QuerySpec,
+    ReplyRequest,
     WebhookEvents,
 )
 
@@ -19,6 +20,7 @@ __all__ = [
     "Page",
     "PlatformError",
     "QuerySpec",
+    "ReplyRequest",
     "WebhookEvents",
     "connector_class",
     "register",

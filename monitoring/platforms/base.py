@@ -79,6 +79,24 @@ class Page:
     cursor: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ReplyRequest:
+    """One reply to post where the customer wrote.
+
+    Public channels answer ``in_reply_to_external_id`` (the tweet, the Facebook
+    comment) in public; private channels (X DM, Messenger) message
+    ``recipient_external_id`` (the customer's user id / page-scoped id).
+    ``idempotency_key`` is unique per reply; a platform that accepts one gets it.
+    """
+
+    channel: str
+    text: str
+    in_reply_to_external_id: str
+    recipient_external_id: str
+    idempotency_key: str
+    private: bool = False
+
+
 class Connector(ABC):
     platform: ClassVar[str]
 
@@ -97,6 +115,23 @@ class Connector(ABC):
     @abstractmethod
     def search(self, query: QuerySpec, cursor: dict[str, Any]) -> Page:
         """Posts matching a listening query since ``cursor``. Raises ``PlatformError``."""
+
+    def post_reply(self, request: ReplyRequest) -> str:
+        """Post the reply; return the platform's id for it. Raises ``PlatformError``.
+
+        Permanent errors: the post was deleted, the messaging window closed,
+        the token was revoked. Temporary: rate limits, server errors, timeouts.
+        """
+        raise PlatformError(f"{self.platform} cannot post replies.", permanent=True, code="unsupported")
+
+    def find_reply(self, request: ReplyRequest, since: datetime) -> str | None:
+        """The id of this reply if it was already posted (at or after ``since``), else None.
+
+        Called before retrying a reply whose outcome is unknown (the worker
+        died between the platform's answer and our database write), so a
+        reply is never posted twice. Raises ``PlatformError``.
+        """
+        raise PlatformError(f"{self.platform} cannot look up replies.", permanent=True, code="unsupported")
 
 
 class MalformedPayload(ValueError):

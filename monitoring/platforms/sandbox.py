@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from monitoring.platforms import register
-from monitoring.platforms.base import Connector, Page, PlatformError, QuerySpec
+from monitoring.platforms.base import Connector, Page, PlatformError, QuerySpec, ReplyRequest
 from monitoring.queries import open_sandbox_threads
 from monitoring.sandbox import SandboxSource
 
@@ -57,6 +57,14 @@ class SandboxConnector(Connector):
 
     def search(self, query: QuerySpec, cursor: dict[str, Any]) -> Page:
         raise PlatformError("The sandbox has no keyword search.", permanent=True, code="unsupported")
+
+    def post_reply(self, request: ReplyRequest) -> str:
+        """Every reply is accepted; its id derives from the idempotency key, as on a platform honouring one."""
+        return f"sbx-reply-{request.idempotency_key}"
+
+    def find_reply(self, request: ReplyRequest, since: datetime) -> str | None:
+        # Posting is idempotent by key here, so "was it posted?" never needs asking.
+        return None
 
 
 def _parse(value: object) -> datetime | None:
