@@ -28,6 +28,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "core.change_conversation",
         "core.view_message",
         "core.view_event",
+        "core.add_note",
         "routing.view_queue",
         "routing.view_skill",
         "agents.view_team",
@@ -55,6 +56,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "responses.add_knowledgearticle",
         "responses.change_knowledgearticle",
         "responses.delete_knowledgearticle",
+        "responses.view_reviewrule",
+        "responses.add_reviewrule",
+        "responses.change_reviewrule",
+        "responses.delete_reviewrule",
+        "core.view_note",
+        "core.view_worksession",
     ],
 }
 

@@ -1,28 +1,64 @@
-"""The conversation page: thread, customer, and the ledger timeline."""
+"""The agent console: the inbox, presence, and "get next".
+
+Views parse input, call one action or query, and render. Domain errors are
+turned into pages by ``contactcenter.middleware``.
+"""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from contactcenter.core.actions import allowed_transitions
-from contactcenter.core.queries import access_conversation, conversation_thread, conversation_timeline
+from agents import queries
+from agents.actions import do_set_presence
+from agents.models import AwayReason, Presence
+from agents.roles import is_supervisor
+from contactcenter.errors import ContactCenterError, NotFound
+from routing.actions import do_get_next
+
+
+def _inbox_context(request: HttpRequest) -> dict[str, object]:
+    return {
+        "conversations": queries.inbox_for(request.user),
+        "profile": queries.profile_of(request.user),
+        "presences": Presence.choices,
+        "away_reasons": AwayReason.choices,
+        "pull": queries.has_pull_queue(),
+        "held_replies": queries.held_reply_count() if is_supervisor(request.user) else None,
+    }
 
 
 @login_required
-def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = access_conversation(request.user, conversation_id)
-    messages = conversation_thread(conversation)
-    return render(
-        request,
-        "agents/conversation.html",
-        {
-            "conversation": conversation,
-            "messages": messages,
-            "events": conversation_timeline(conversation),
-            "identities": list(conversation.contact.identities.all()),
-            "transitions": allowed_transitions(conversation.state),
-            "why": next((m.triage for m in messages if m.direction == "in" and m.triage), {}),
-        },
-    )
+def inbox(request: HttpRequest) -> HttpResponse:
+    return render(request, "agents/inbox.html", _inbox_context(request))
+
+
+@login_required
+def inbox_live(request: HttpRequest) -> HttpResponse:
+    return render(request, "agents/_inbox_list.html", _inbox_context(request))
+
+
+@login_required
+@require_POST
+def set_presence(request: HttpRequest) -> HttpResponse:
+    profile = queries.profile_of(request.user)
+    if profile is None:
+        raise NotFound("You have no agent profile.")
+    try:
+        do_set_presence(profile, request.POST.get("presence", ""), reason=request.POST.get("reason", ""))
+    except ContactCenterError as error:
+        messages.error(request, error.message)
+    return redirect("inbox")
+
+
+@login_required
+@require_POST
+def get_next(request: HttpRequest) -> HttpResponse:
+    conversation_id = do_get_next(request.user.pk)
+    if conversation_id is None:
+        messages.info(request, "Nothing you can take is waiting in the pull queues.")
+        return redirect("inbox")
+    return redirect("conversation", conversation_id=conversation_id)

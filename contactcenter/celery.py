@@ -22,5 +22,7 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "route-queued": {"task": "routing.tasks.route_queued", "schedule": 10.0},
     "watch-sla": {"task": "routing.tasks.watch_sla", "schedule": 15.0},
     "time-out-silent-agents": {"task": "routing.tasks.time_out_silent_agents", "schedule": 15.0},
+    "reconcile-outbox": {"task": "responses.tasks.reconcile_outbox", "schedule": 30.0},
+    "retry-outbox": {"task": "responses.tasks.retry_queued_replies", "schedule": 30.0},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

@@ -231,6 +231,8 @@ SANDBOX_POSTS_PER_MINUTE = env.integer("SANDBOX_POSTS_PER_MINUTE", 12, minimum=0
 SANDBOX_SEED = env.integer("SANDBOX_SEED", 0, minimum=0)
 """0 picks a random seed; any other value makes the sandbox's posts repeatable."""
 
+OUTBOX_MAX_ATTEMPTS = env.integer("OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
+"""Temporary failures retried (with back-off) before a reply is marked failed."""
 AGENT_HEARTBEAT_TIMEOUT_SECONDS = env.integer("AGENT_HEARTBEAT_TIMEOUT_SECONDS", 90, minimum=10)
 """An agent whose browser has been silent this long is set offline and their work re-routed."""
 

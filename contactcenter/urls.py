@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from agents import conversation_views as conversation
 from agents import views as agent_views
 from contactcenter import health
 from monitoring import webhooks
 from reporting import views as reporting_views
+from responses import views as response_views
 
 admin.site.site_header = "Switchboard administration"
 admin.site.site_title = "Switchboard"
@@ -14,7 +16,25 @@ admin.site.index_title = "Configuration and records"
 urlpatterns = [
     path("", reporting_views.overview, name="home"),
     path("live/", reporting_views.overview_live, name="overview-live"),
-    path("conversations/<int:conversation_id>/", agent_views.conversation_detail, name="conversation"),
+    path("inbox/", agent_views.inbox, name="inbox"),
+    path("inbox/live/", agent_views.inbox_live, name="inbox-live"),
+    path("presence/", agent_views.set_presence, name="presence"),
+    path("inbox/next/", agent_views.get_next, name="get-next"),
+    path("conversations/<int:conversation_id>/", conversation.conversation_detail, name="conversation"),
+    path("conversations/<int:conversation_id>/live/", conversation.conversation_live, name="conversation-live"),
+    path("conversations/<int:conversation_id>/reply/", conversation.reply, name="reply"),
+    path("conversations/<int:conversation_id>/reply/check/", conversation.reply_check, name="reply-check"),
+    path("conversations/<int:conversation_id>/resolve/", conversation.resolve, name="resolve"),
+    path("conversations/<int:conversation_id>/wrap-up/", conversation.start_wrap_up, name="wrap-up"),
+    path("conversations/<int:conversation_id>/work/close/", conversation.close_work, name="close-work"),
+    path("conversations/<int:conversation_id>/transfer/", conversation.transfer, name="transfer"),
+    path("conversations/<int:conversation_id>/escalate/", conversation.escalate, name="escalate"),
+    path("conversations/<int:conversation_id>/notes/", conversation.add_note, name="add-note"),
+    path("conversations/<int:conversation_id>/templates/", conversation.template_search, name="template-search"),
+    path("knowledge/", conversation.knowledge_search, name="knowledge-search"),
+    path("approvals/", response_views.approvals, name="approvals"),
+    path("approvals/<int:message_id>/approve/", response_views.approve, name="approve"),
+    path("approvals/<int:message_id>/reject/", response_views.reject, name="reject"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from agents.roles import is_supervisor
 from contactcenter.core.queries import live_conversations, state_counts
@@ -12,6 +12,8 @@ from contactcenter.core.queries import live_conversations, state_counts
 
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
+    if not is_supervisor(request.user):
+        return redirect("inbox")  # agents work from their inbox
     return render(request, "reporting/overview.html", _live_context(request))
 
 

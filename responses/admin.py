@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from responses.models import KnowledgeArticle, ResponseTemplate
+from responses.models import KnowledgeArticle, ResponseTemplate, ReviewRule
 
 
 @admin.register(ResponseTemplate)
@@ -15,3 +15,9 @@ class KnowledgeArticleAdmin(admin.ModelAdmin):
     list_display = ["title", "is_published", "updated_at"]
     list_filter = ["is_published"]
     search_fields = ["title", "body"]
+
+
+@admin.register(ReviewRule)
+class ReviewRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "category", "queue", "enabled"]
+    list_filter = ["enabled", "queue"]

@@ -40,3 +40,29 @@ class KnowledgeArticle(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ReviewRule(models.Model):
+    """Replies on conversations matching this rule wait for a supervisor before they are posted.
+
+    Trainees' replies always wait (``AgentProfile.is_trainee``); these rules
+    add sensitive categories and queues. Empty fields match anything, so a
+    rule needs at least one.
+    """
+
+    name = models.CharField(max_length=100)
+    category = models.CharField(max_length=64, blank=True, help_text="e.g. legal, press, fraud")
+    queue = models.ForeignKey("routing.Queue", null=True, blank=True, on_delete=models.CASCADE)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if not self.category and self.queue_id is None:
+            raise ValidationError("Choose a category or a queue, or the rule would hold every reply.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 
@@ -53,6 +53,9 @@ class Calendar:
                     begin = max(span_start, local)
                     if begin >= span_end:
                         continue
+                    # Aware datetimes sharing a tzinfo add and subtract as wall-clock
+                    # times, an hour off across a DST change: count elapsed time in UTC.
+                    begin, span_end = begin.astimezone(UTC), span_end.astimezone(UTC)
                     if begin + remaining <= span_end:
                         return (begin + remaining).astimezone(start.tzinfo)
                     remaining -= span_end - begin
@@ -76,6 +79,6 @@ class Calendar:
                     a = max(datetime.combine(day, opens, zone), local_start)
                     b = min(datetime.combine(day, closes, zone), local_end)
                     if b > a:
-                        total += (b - a).total_seconds()
+                        total += (b.astimezone(UTC) - a.astimezone(UTC)).total_seconds()  # real time, across DST too
             day += timedelta(days=1)
         return total

@@ -22,7 +22,7 @@ def client_for(user: Any) -> Client:
 @pytest.mark.django_db
 def test_pages_need_a_login(make_post: Any) -> None:
     conversation = do_capture_post(make_post()).conversation
-    for url in ("/", "/live/", f"/conversations/{conversation.pk}/"):
+    for url in ("/", "/live/", "/inbox/", f"/conversations/{conversation.pk}/"):
         response = Client().get(url)
         assert response.status_code == 302 and response["Location"].startswith("/login/")
 
@@ -32,7 +32,8 @@ def test_the_login_page_logs_a_user_in(agent: Any) -> None:
     client = Client()
     response = client.post("/login/", {"username": "ana", "password": "pw-ana-12345"})
     assert response.status_code == 302 and response["Location"] == "/"
-    assert client.get("/").status_code == 200
+    assert client.get("/")["Location"] == "/inbox/", "agents work from their inbox"
+    assert client.get("/inbox/").status_code == 200
 
 
 @pytest.mark.django_db
@@ -49,7 +50,7 @@ def test_an_agent_sees_only_their_own_work(make_post: Any, agent: Any, other_age
     mine = conversation_in_state(S.ASSIGNED, make_post(text="mine"), queue=queue, agent=agent)
     theirs = conversation_in_state(S.ASSIGNED, make_post(text="theirs"), queue=queue, agent=other_agent)
     client = client_for(agent)
-    page = client.get("/").content.decode()
+    page = client.get("/inbox/").content.decode()
     assert "mine" in page and "theirs" not in page
     assert client.get(f"/conversations/{mine.pk}/").status_code == 200
     response = client.get(f"/conversations/{theirs.pk}/")

@@ -60,7 +60,10 @@ def queue_form(name: str, requirements: list[tuple[Skill, int]]) -> dict[str, st
         "overflow_steps-INITIAL_FORMS": "0",
     }
     for index, (skill, level) in enumerate(requirements):
-        data |= {f"skill_requirements-{index}-skill": str(skill.pk), f"skill_requirements-{index}-min_level": str(level)}
+        data |= {
+            f"skill_requirements-{index}-skill": str(skill.pk),
+            f"skill_requirements-{index}-min_level": str(level),
+        }
     return data
 
 
@@ -131,7 +134,9 @@ def test_a_rule_whose_minimum_priority_is_above_its_maximum_is_refused(as_admin:
 
 
 def test_a_rule_on_a_category_no_classification_rule_sets_is_refused(as_admin: Client, queue: Queue) -> None:
-    ClassificationRule.objects.create(name="Old warranty rule", keywords=["warranty"], category="warranty", enabled=False)
+    ClassificationRule.objects.create(
+        name="Old warranty rule", keywords=["warranty"], category="warranty", enabled=False
+    )
 
     response = as_admin.post(reverse("admin:routing_routingrule_add"), rule_form(queue, category="warranty"))
 

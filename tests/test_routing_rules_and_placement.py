@@ -69,7 +69,12 @@ def test_a_classified_post_lands_in_its_rules_queue_with_extra_skills_and_boost_
     invoices_are_billing: ClassificationRule,
 ) -> None:
     rule = RoutingRule.objects.create(
-        order=10, name="Billing questions", category="billing", queue=billing_queue, extra_skill_level=6, priority_boost=15
+        order=10,
+        name="Billing questions",
+        category="billing",
+        queue=billing_queue,
+        extra_skill_level=6,
+        priority_boost=15,
     )
     rule.extra_skills.set([billing])
     post = make_post(text="Where is my invoice for March?")
@@ -319,3 +324,12 @@ def test_calendar_open_seconds_counts_only_open_time(office: SLAPolicy) -> None:
     Holiday.objects.create(policy=office, date=MONDAY)
     with_holiday = Calendar.for_policy(office)
     assert with_holiday.open_seconds(at(FRIDAY_AFTERNOON.date(), 16), at(MONDAY + timedelta(days=1), 10)) == 7200
+
+
+def test_calendar_time_is_real_time_across_a_daylight_saving_change() -> None:
+    # Madrid skips 02:00-03:00 on Sunday 29 March 2026: four open hours from midnight end at 05:00.
+    night_shift = Calendar(hours={6: [(time(0), time(23, 59))]}, zone="Europe/Madrid")
+    midnight = at(date(2026, 3, 29), 0, 0, "Europe/Madrid")
+
+    assert night_shift.deadline(midnight, 4 * 3600) == at(date(2026, 3, 29), 5, 0, "Europe/Madrid")
+    assert night_shift.open_seconds(midnight, at(date(2026, 3, 29), 4, 0, "Europe/Madrid")) == 3 * 3600

@@ -10,6 +10,7 @@ transaction, and realtime events go out only after that transaction commits.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from contactcenter.core.models import (
     Contact,
     ContactMerge,
     Conversation,
+    Delivery,
     Direction,
     Event,
     EventKind,
@@ -409,12 +411,22 @@ def do_transfer_to_queue(
 # --- Replies and outcomes ----------------------------------------------------------------
 
 
-def do_record_reply(conversation: Conversation, agent: User, text: str, *, at: datetime | None = None) -> Message:
-    """Store the agent's reply and start waiting on the customer.
+def do_record_reply(
+    conversation: Conversation,
+    agent: User,
+    text: str,
+    *,
+    at: datetime | None = None,
+    private: bool = False,
+    held: Message | None = None,
+) -> Message:
+    """Store the agent's reply in the outbox and start waiting on the customer.
 
     The first reply also writes ``first_response`` with the customer's wait;
-    every reply writes ``reply`` with the wait it ended. Posting it to the
-    platform is the outbox's job; until then ``external_id`` is empty.
+    every reply writes ``reply`` with the wait it ended. ``held`` is a reply
+    that waited for approval and is now released (its author is the agent).
+    Posting to the platform is the outbox's job (``delivery`` queued, with an
+    idempotency key); until then ``external_id`` is empty.
     """
     text = text.strip()
     if not text:
@@ -422,15 +434,24 @@ def do_record_reply(conversation: Conversation, agent: User, text: str, *, at: d
     now = at or timezone.now()
     with transaction.atomic():
         waited = _seconds(conversation.waiting_since, now)
-        message = Message.objects.create(
-            conversation=conversation,
-            direction=Direction.OUTBOUND,
-            platform=conversation.platform,
-            author_agent=agent,
-            text=text,
-            is_public=Channel.is_public(conversation.channel),
-            sent_at=now,
-        )
+        if held is None:
+            message = Message.objects.create(
+                conversation=conversation,
+                direction=Direction.OUTBOUND,
+                platform=conversation.platform,
+                author_agent=agent,
+                text=text,
+                is_public=Channel.is_public(conversation.channel) and not private,
+                sent_at=now,
+                delivery=Delivery.QUEUED,
+                idempotency_key=uuid.uuid4(),
+            )
+        else:
+            message = held
+            Message.objects.filter(pk=held.pk).update(
+                text=text, sent_at=now, delivery=Delivery.QUEUED, idempotency_key=uuid.uuid4()
+            )
+            message.refresh_from_db()
         first = conversation.first_response_at is None
         do_transition(
             conversation,

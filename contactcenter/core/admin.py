@@ -12,7 +12,17 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from contactcenter.core.actions import do_close_conversation, do_merge_contacts, do_resolve_conversation
-from contactcenter.core.models import Contact, ContactMerge, Conversation, ConversationState, Event, Identity, Message
+from contactcenter.core.models import (
+    Contact,
+    ContactMerge,
+    Conversation,
+    ConversationState,
+    Event,
+    Identity,
+    Message,
+    Note,
+    WorkSession,
+)
 from contactcenter.errors import ContactCenterError
 
 
@@ -152,7 +162,7 @@ class MessageAdmin(ReadOnlyAdmin):
         "short_text",
         "filtered_reason",
     ]
-    list_filter = ["direction", "platform", "is_public", ("filtered_reason", admin.EmptyFieldListFilter)]
+    list_filter = ["direction", "platform", "delivery", "is_public", ("filtered_reason", admin.EmptyFieldListFilter)]
     search_fields = ["text", "external_id"]
     list_select_related = ["conversation"]
     date_hierarchy = "sent_at"
@@ -183,3 +193,18 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ["conversation__id"]
     list_select_related = ["conversation", "agent", "queue"]
     date_hierarchy = "at"
+
+
+@admin.register(Note)
+class NoteAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "conversation", "author", "text"]
+    search_fields = ["text"]
+    list_select_related = ["conversation", "author"]
+
+
+@admin.register(WorkSession)
+class WorkSessionAdmin(ReadOnlyAdmin):
+    list_display = ["opened_at", "closed_at", "wrap_started_at", "agent", "conversation"]
+    list_filter = ["agent"]
+    list_select_related = ["agent", "conversation"]
+    date_hierarchy = "opened_at"

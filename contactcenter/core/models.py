@@ -269,6 +269,17 @@ class Direction(models.TextChoices):
     OUTBOUND = "out", "Outbound"
 
 
+class Delivery(models.TextChoices):
+    """Where an outbound reply is on its way to the platform (the outbox)."""
+
+    PENDING_APPROVAL = "pending_approval", "Waiting for a supervisor"
+    REJECTED = "rejected", "Rejected by a supervisor"
+    QUEUED = "queued", "Queued to post"
+    SENDING = "sending", "Posting"
+    SENT = "sent", "Posted"
+    FAILED = "failed", "Failed"
+
+
 class Message(models.Model):
     """One post, comment or direct message, from the customer or from us."""
 
@@ -327,6 +338,17 @@ class Message(models.Model):
     triage = models.JSONField(default=dict, blank=True, help_text="Why this post got its category and priority.")
     edit_history = models.JSONField(default=list, blank=True, help_text="Earlier versions: [{text, replaced_at}].")
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="When the author deleted or hid it.")
+    # The outbox (outbound replies only).
+    delivery = models.CharField(max_length=20, choices=Delivery.choices, blank=True)
+    delivery_error = models.TextField(blank=True)
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    idempotency_key = models.UUIDField(null=True, blank=True, unique=True)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True, help_text="A queued reply is not posted before this.")
+    posted_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     class Meta:
         ordering = ["sent_at", "id"]
@@ -337,6 +359,12 @@ class Message(models.Model):
         indexes = [
             # The conversation view reads a thread in order.
             models.Index(fields=["conversation", "sent_at"], name="message_thread_order"),
+            # The outbox sweeper and the approval list: replies not yet posted.
+            models.Index(
+                fields=["delivery", "sending_since"],
+                name="message_outbox",
+                condition=Q(delivery__in=["pending_approval", "queued", "sending"]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -360,6 +388,10 @@ class EventKind(models.TextChoices):
     ABANDONED = "abandoned", "Abandoned"
     CSAT = "csat", "CSAT response"
     QA = "qa", "QA review"
+    WORK = "work", "Handled (work time)"
+    WRAP_UP = "wrap_up", "Wrap-up"
+    REPLY_HELD = "reply_held", "Reply held for approval"
+    REPLY_FAILED = "reply_failed", "Reply failed"
     SLA_AT_RISK = "sla_at_risk", "SLA at risk"
     SLA_BREACHED = "sla_breached", "SLA breached"
 
@@ -415,3 +447,38 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Note(models.Model):
+    """An internal note on a conversation: seen by the team, never by the customer."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class WorkSession(models.Model):
+    """An agent with a conversation open in the console: the raw material of handle time."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="work_sessions")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    wrap_started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "agent"], condition=Q(closed_at__isnull=True), name="one_open_work_session"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} on {self.conversation_id} from {self.opened_at:%H:%M:%S}"

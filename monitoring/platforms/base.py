@@ -116,14 +116,15 @@ class Connector(ABC):
     def search(self, query: QuerySpec, cursor: dict[str, Any]) -> Page:
         """Posts matching a listening query since ``cursor``. Raises ``PlatformError``."""
 
+    @abstractmethod
     def post_reply(self, request: ReplyRequest) -> str:
         """Post the reply; return the platform's id for it. Raises ``PlatformError``.
 
         Permanent errors: the post was deleted, the messaging window closed,
         the token was revoked. Temporary: rate limits, server errors, timeouts.
         """
-        raise PlatformError(f"{self.platform} cannot post replies.", permanent=True, code="unsupported")
 
+    @abstractmethod
     def find_reply(self, request: ReplyRequest, since: datetime) -> str | None:
         """The id of this reply if it was already posted (at or after ``since``), else None.
 
@@ -131,7 +132,6 @@ class Connector(ABC):
         died between the platform's answer and our database write), so a
         reply is never posted twice. Raises ``PlatformError``.
         """
-        raise PlatformError(f"{self.platform} cannot look up replies.", permanent=True, code="unsupported")
 
 
 class MalformedPayload(ValueError):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +33,7 @@ from monitoring.platforms.base import (
     Page,
     PlatformError,
     QuerySpec,
+    ReplyRequest,
     WebhookEvents,
 )
 
@@ -52,6 +55,9 @@ FEED_FIELDS = (
 )
 # A conversation's messages come newest first.
 CONVERSATION_FIELDS = "participants,updated_time,messages.limit(25){id,message,from,created_time}"
+# What find_reply reads: a comment's replies, newest first, and the messages of one customer's conversation.
+REPLY_LOOKUP_COMMENT_FIELDS = "id,message,from,created_time"
+REPLY_LOOKUP_CONVERSATION_FIELDS = "messages.limit(25){id,message,from,created_time}"
 
 SINCE_OVERLAP = timedelta(minutes=5)
 """How far each window reaches back before the newest post already seen.
@@ -69,6 +75,8 @@ MAX_ID_LENGTH = 128
 """External ids are stored in 128-character columns."""
 
 _RATE_LIMIT_CODES = frozenset({4, 17, 32, 613})
+_PERSON_UNAVAILABLE_CODE = 551
+"""Messenger: "This person isn't available right now" (blocked the Page, deactivated the account)."""
 _SERVER_ERROR_CODES = frozenset({1, 2})
 _OUTSIDE_WINDOW_SUBCODE = 2018278
 # Query parameters that carry secrets: never kept in a cursor, never put in a message.
@@ -94,7 +102,7 @@ def _now() -> datetime:
 
 @register
 class FacebookConnector(Connector):
-    """A Facebook Page: comments and visitor posts on its feed, and its Messenger conversations.
+    """A Facebook Page: comments and visitor posts on its feed, and its Messenger conversations; replies to both.
 
     ``account.external_id`` is the Page id; ``account.credentials["page_access_token"]`` a Page access token.
     """
@@ -147,6 +155,128 @@ class FacebookConnector(Connector):
             "account. Its Page comments, visitor posts and Messenger conversations are captured by polling.",
             permanent=True,
             code="unsupported",
+        )
+
+    # -- replies
+
+    def post_reply(self, request: ReplyRequest) -> str:
+        """Post ``request`` as the Page; return the new comment id or Messenger message id.
+
+        Public (channel ``facebook_public``): a comment answering ``in_reply_to_external_id`` (a comment or a
+        visitor post), ``POST /{in_reply_to}/comments`` with ``message``. Private (channel ``facebook_messenger``,
+        or ``request.private``): ``POST /{page-id}/messages`` to the customer's page-scoped id
+        ``recipient_external_id``, with ``messaging_type=RESPONSE``. Graph takes no idempotency key: call
+        ``find_reply`` before retrying an unknown outcome.
+
+        Raises ``PlatformError``: permanent ``no_credentials`` (nothing sent), ``unauthorized`` (code 190),
+        ``outside_window`` (code 10/2018278: the 24-hour Messenger window has closed), ``target_gone`` (code
+        100, e.g. a deleted comment; 551, a customer Messenger cannot reach), ``forbidden`` (a missing
+        permission); temporary ``rate_limited`` (with ``retry_at``), ``server_error``, ``timeout``,
+        ``connection_error``, ``bad_response``.
+        """
+        _required(request.text.strip(), "text", request.channel)
+        if _is_private(request):
+            recipient = _required(request.recipient_external_id, "recipient_external_id", request.channel)
+            result = self._graph_call(
+                "send a Messenger message",
+                lambda graph: graph.put_object(
+                    parent_object=self.account.external_id,
+                    connection_name="messages",
+                    # The Send API takes its object fields as JSON, form-encoded like every other field.
+                    recipient=json.dumps({"id": recipient}),
+                    messaging_type="RESPONSE",
+                    message=json.dumps({"text": request.text}),
+                ),
+                replying=True,
+            )
+            return _created_id(result, "message_id", "Messenger message")
+        in_reply_to = _required(request.in_reply_to_external_id, "in_reply_to_external_id", request.channel)
+        result = self._graph_call(
+            "post a comment",
+            lambda graph: graph.put_object(parent_object=in_reply_to, connection_name="comments", message=request.text),
+            replying=True,
+        )
+        return _created_id(result, "id", "comment")
+
+    def find_reply(self, request: ReplyRequest, since: datetime) -> str | None:
+        """The id of the Page's comment or message that already carries ``request``, created at or after ``since``.
+
+        Public: the replies to ``in_reply_to_external_id``, newest first (``GET /{in_reply_to}/comments``).
+        Private: the messages of the Page's conversation with ``recipient_external_id``
+        (``GET /{page-id}/conversations?platform=messenger&user_id=...``). Only the Page's own items count (``from``
+        is the Page), and texts match when equal up to Unicode normalisation (NFC) and whitespace. Graph reports
+        whole seconds, so ``since`` is compared to the second.
+
+        Raises ``PlatformError`` as ``post_reply`` does (``target_gone`` when the comment no longer exists), and
+        permanent ``lookup_incomplete`` when more than ``max_pages`` pages lie after ``since``: the reply cannot be
+        ruled out, so it must not simply be posted again.
+        """
+        if since.tzinfo is None:
+            raise ValueError("since must be timezone-aware.")
+        window_start = _unix(since)  # whole seconds, rounded down
+        wanted = _comparable(request.text)
+        try:
+            if _is_private(request):
+                recipient = _required(request.recipient_external_id, "recipient_external_id", request.channel)
+                return self._find_message(recipient, wanted, window_start)
+            in_reply_to = _required(request.in_reply_to_external_id, "in_reply_to_external_id", request.channel)
+            return self._find_comment(in_reply_to, wanted, window_start)
+        except MalformedPayload as exc:
+            raise PlatformError(f"Facebook sent an unexpected answer: {exc}", code="bad_response") from None
+
+    def _find_comment(self, in_reply_to: str, wanted: str, window_start: int) -> str | None:
+        path = f"{GRAPH_VERSION}/{in_reply_to}/comments"
+        args = {"fields": REPLY_LOOKUP_COMMENT_FIELDS, "order": "reverse_chronological"}
+        page = self._get(path, args, replying=True)
+        return self._find_in_newest_first(page, wanted, window_start, f"{in_reply_to} comments")
+
+    def _find_message(self, recipient: str, wanted: str, window_start: int) -> str | None:
+        path = f"{GRAPH_VERSION}/{self.account.external_id}/conversations"
+        args = {"platform": "messenger", "user_id": recipient, "fields": REPLY_LOOKUP_CONVERSATION_FIELDS}
+        response = self._get(path, args, replying=True)
+        # One conversation per customer; a list all the same.
+        for index, item in enumerate(_list(response.get("data"), "conversations data")):
+            where = f"conversations data[{index}].messages"
+            messages = _object(item, f"conversations data[{index}]").get("messages")
+            if messages is None:
+                continue
+            found = self._find_in_newest_first(_object(messages, where), wanted, window_start, where)
+            if found is not None:
+                return found
+        return None
+
+    def _find_in_newest_first(self, page: dict[str, Any], wanted: str, window_start: int, where: str) -> str | None:
+        """The Page's item with the wanted text in a newest-first listing, reading pages back to ``window_start``."""
+        for pages_read in range(1, self.max_pages + 1):
+            items = _list(page.get("data"), f"{where}.data")
+            reached_start = False
+            for index, entry in enumerate(items):
+                item = _object(entry, f"{where}.data[{index}]")
+                created = _graph_time(item.get("created_time"), f"{where}.data[{index}].created_time")
+                if _unix(created) < window_start:
+                    reached_start = True
+                    continue
+                # Graph may leave out ``from`` for people whose profile the token may not read: not the Page.
+                author = item.get("from")
+                author_id = author.get("id") if isinstance(author, dict) else None
+                message = item.get("message")
+                if (
+                    author_id == self.account.external_id
+                    and isinstance(message, str)
+                    and _comparable(message) == wanted
+                ):
+                    return _id(item.get("id"), f"{where}.data[{index}].id")
+            link = _next_link(page)
+            if link is None or reached_start or not items:
+                return None
+            if pages_read == self.max_pages:
+                break
+            page = self._get(*link, replying=True)
+        raise PlatformError(
+            f"Facebook lists more than {self.max_pages} pages of {where} since the reply was attempted; whether it "
+            "was posted is unknown.",
+            permanent=True,
+            code="lookup_incomplete",
         )
 
     # -- the two listings
@@ -364,8 +494,16 @@ class FacebookConnector(Connector):
     def _remember_status(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._last_status = response.status_code
 
-    def _get(self, path: str, args: Mapping[str, str]) -> dict[str, Any]:
+    def _get(self, path: str, args: Mapping[str, str], *, replying: bool = False) -> dict[str, Any]:
         """GET a Graph path; every failure becomes a ``PlatformError`` whose message holds no token."""
+        # The SDK adds the token to the dict it is given.
+        return self._graph_call(path, lambda graph: graph.request(path, dict(args)), replying=replying)
+
+    def _graph_call(self, what: str, call: Callable[[Any], object], *, replying: bool = False) -> dict[str, Any]:
+        """Run one facebook-sdk call on the Graph client; every failure becomes a token-free ``PlatformError``.
+
+        ``replying`` maps errors as replies need them (see ``_graph_error``).
+        """
         graph = self._graph_api()
         self._last_status = None
         error: PlatformError | None = None
@@ -373,9 +511,9 @@ class FacebookConnector(Connector):
         # The error is raised outside the ``except`` blocks so that it carries no ``__context__``: the SDK's and
         # requests' exceptions hold request URLs, and with them the access token.
         try:
-            result = graph.request(path, dict(args))  # the SDK adds the token to the dict it is given
+            result = call(graph)
         except facebook.GraphAPIError as exc:
-            error = _graph_error(exc, self._last_status, self._secrets())
+            error = _graph_error(exc, self._last_status, self._secrets(), replying=replying)
         except requests.Timeout as exc:
             error = PlatformError(
                 f"Facebook did not answer within {self.timeout:g} s: {_scrub(str(exc), self._secrets())}",
@@ -402,7 +540,7 @@ class FacebookConnector(Connector):
             raise error
         if not isinstance(result, dict):
             raise PlatformError(
-                f"Facebook answered {path} with {type(result).__name__}, not a JSON object.",
+                f"Facebook answered {what} with {type(result).__name__}, not a JSON object.",
                 status=self._last_status,
                 code="bad_response",
             )
@@ -492,7 +630,15 @@ def _next_link(response: Mapping[str, Any]) -> tuple[str, dict[str, str]] | None
     return path, {name: values[-1] for name, values in query.items() if name not in _SECRET_PARAMS}
 
 
-def _graph_error(exc: facebook.GraphAPIError, status: int | None, secrets: tuple[str, ...]) -> PlatformError:
+def _graph_error(
+    exc: facebook.GraphAPIError, status: int | None, secrets: tuple[str, ...], *, replying: bool = False
+) -> PlatformError:
+    """The ``PlatformError`` for a Graph error object.
+
+    With ``replying``, code 100 (the object does not exist or cannot be loaded, e.g. a deleted comment) and 551
+    (Messenger cannot reach the person) are ``target_gone``: the thing the reply answers is gone. Elsewhere 100 is
+    ``bad_request``, which polling reads as an expired paging cursor.
+    """
     result = exc.result if isinstance(exc.result, dict) else {}
     error = result.get("error")
     details: dict[str, Any] = error if isinstance(error, dict) else {}
@@ -523,6 +669,13 @@ def _graph_error(exc: facebook.GraphAPIError, status: int | None, secrets: tuple
             status=status,
             code="outside_window",
         )
+    if replying and code in (100, _PERSON_UNAVAILABLE_CODE):
+        return PlatformError(
+            f"The post, comment or person this reply answers is gone or cannot be reached{label}: {text}",
+            permanent=True,
+            status=status,
+            code="target_gone",
+        )
     if code == 100:
         return PlatformError(
             f"Facebook refused the request{label}: {text}", permanent=True, status=status, code="bad_request"
@@ -547,6 +700,33 @@ def _graph_error(exc: facebook.GraphAPIError, status: int | None, secrets: tuple
             code="server_error" if status is not None and status >= 500 else "bad_response",
         )
     return PlatformError(f"Facebook API error{label}: {text}", status=status, code="api_error")
+
+
+def _is_private(request: ReplyRequest) -> bool:
+    if request.private or request.channel == MESSENGER_CHANNEL:
+        return True
+    if request.channel == PUBLIC_CHANNEL:
+        return False
+    raise PlatformError(f"Facebook cannot reply on channel {request.channel!r}.", permanent=True, code="unsupported")
+
+
+def _required(value: str, name: str, channel: str) -> str:
+    # A reply without its target cannot be sent; refuse it before calling Facebook.
+    if not value:
+        raise PlatformError(f"A Facebook {channel} reply needs {name}.", permanent=True, code="bad_request")
+    return value
+
+
+def _created_id(result: Mapping[str, Any], key: str, what: str) -> str:
+    value = result.get(key)
+    if not isinstance(value, str) or not value:
+        # Facebook said it worked but named nothing: whether it posted is unknown, so find_reply must decide.
+        raise PlatformError(f"Facebook accepted the {what} but returned no {key}.", code="bad_response")
+    return value
+
+
+def _comparable(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:

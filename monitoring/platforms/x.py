@@ -14,7 +14,10 @@ import base64
 import binascii
 import hashlib
 import hmac
+import html
 import logging
+import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +38,7 @@ from monitoring.platforms.base import (
     Page,
     PlatformError,
     QuerySpec,
+    ReplyRequest,
     WebhookEvents,
 )
 
@@ -71,6 +75,20 @@ NOT_A_LANGUAGE = frozenset({"und", "qam", "qct", "qht", "qme", "qst", "zxx"})
 _SNOWFLAKE_EPOCH_MS = 1_288_834_974_657
 
 _OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+
+# What find_reply reads of the account's own tweets and of a DM conversation.
+REPLY_LOOKUP_TWEET_FIELDS = ["referenced_tweets", "created_at", "text"]
+REPLY_LOOKUP_DM_EVENT_FIELDS = ["id", "text", "created_at", "sender_id"]
+
+# X answers a reply it refuses with a 403 whose detail says why (v2), or with a v1.1-style error code.
+_TARGET_GONE_DETAIL = "deleted or not visible"
+_DUPLICATE_DETAIL = "duplicate content"
+_TARGET_GONE_CODE = 385
+_DUPLICATE_CODE = 187
+
+# X replaces every link it recognises, with or without a scheme, by a t.co link; find_reply drops them all.
+_LINK = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?:/\S*)?")
+_LEADING_MENTIONS = re.compile(r"^(?:@\w+\s+)+")
 
 
 def _now() -> datetime:
@@ -185,12 +203,13 @@ Fetch = Callable[[int | None, str | None], Any]
 
 @register
 class XConnector(Connector):
-    """Mentions, direct messages and recent search for one X account.
+    """Mentions, direct messages and recent search for one X account, and replies from it.
 
     Mentions and search use the app's bearer token when there is one (app
-    rate limits are higher), else OAuth 1.0a user context. DMs always need
-    user context: without the four OAuth 1.0a keys they are skipped.
-    ``max_pages`` caps the pages fetched from each listing in one call.
+    rate limits are higher), else OAuth 1.0a user context. DMs and replies
+    always need user context: without the four OAuth 1.0a keys DMs are
+    skipped and replies fail. ``max_pages`` caps the pages fetched from each
+    listing in one call.
     """
 
     platform: ClassVar[str] = Platform.X
@@ -324,6 +343,154 @@ class XConnector(Connector):
         posts = [post for page in pages for post in self._tweet_posts(page, query_id=query.id)]
         return Page(posts=posts, cursor=sweep.dump(""))
 
+    # Replies ------------------------------------------------------------------------------
+
+    def post_reply(self, request: ReplyRequest) -> str:
+        """Post ``request`` as the account; return the new tweet id or DM event id.
+
+        Public (channel ``x_public``): a tweet answering ``in_reply_to_external_id``
+        (``POST /2/tweets``). Private (channel ``x_dm``, or ``request.private``): a
+        direct message to ``recipient_external_id``
+        (``POST /2/dm_conversations/with/{recipient}/messages``). X takes no
+        idempotency key: call ``find_reply`` before retrying an unknown outcome.
+
+        Raises ``PlatformError``: permanent ``no_credentials`` (no OAuth 1.0a keys,
+        nothing sent), ``target_gone`` (the tweet was deleted or is hidden from
+        us), ``duplicate`` (X refuses the same text twice), ``unauthorized``,
+        ``forbidden`` (e.g. the customer does not accept our DMs); temporary
+        ``rate_limited`` (with ``retry_at``), ``server_error``, ``timeout``,
+        ``connection_error``.
+        """
+        self._require_user_context("post replies")
+        _required(request.text.strip(), "text", request.channel)
+        if _is_private(request):
+            recipient = _required(request.recipient_external_id, "recipient_external_id", request.channel)
+            response = self._reply_call(
+                "direct message",
+                self.client.create_direct_message,
+                participant_id=recipient,
+                text=request.text,
+                user_auth=True,
+            )
+            return _created_id(response, "dm_event_id", "direct message")
+        in_reply_to = _required(request.in_reply_to_external_id, "in_reply_to_external_id", request.channel)
+        response = self._reply_call(
+            "reply",
+            self.client.create_tweet,
+            text=request.text,
+            in_reply_to_tweet_id=in_reply_to,
+            user_auth=True,
+        )
+        return _created_id(response, "id", "reply")
+
+    def find_reply(self, request: ReplyRequest, since: datetime) -> str | None:
+        """The id of the tweet or DM event that already carries ``request``, posted at or after ``since``.
+
+        Public: the account's own tweets since ``since`` (``GET /2/users/{id}/tweets``)
+        that answer ``in_reply_to_external_id``. Private: the account's messages in the
+        one-to-one conversation with ``recipient_external_id``
+        (``GET /2/dm_conversations/with/{recipient}/dm_events``), down to ``since``.
+
+        Texts match when equal after what X does to a text on the way: HTML entities
+        (X escapes ``&``, ``<``, ``>``), links (X replaces every link, even a bare
+        ``example.com``, by a t.co link, so links are dropped from both texts before
+        comparing), the ``@handles`` X puts in front of a reply, Unicode
+        normalisation (NFC) and whitespace. Times are compared to the whole second,
+        the precision X reports. A reply posted moments ago may not be listed yet.
+
+        Raises ``PlatformError`` as ``post_reply`` does, and permanent
+        ``lookup_incomplete`` when more than ``max_pages`` pages lie after ``since``:
+        the reply cannot be ruled out, so it must not simply be posted again.
+        """
+        self._require_user_context("look up replies")
+        since = _whole_second(since)
+        if _is_private(request):
+            recipient = _required(request.recipient_external_id, "recipient_external_id", request.channel)
+            return self._find_direct_message(recipient, request.text, since)
+        in_reply_to = _required(request.in_reply_to_external_id, "in_reply_to_external_id", request.channel)
+        return self._find_tweet_reply(in_reply_to, request.text, since)
+
+    def _find_tweet_reply(self, in_reply_to: str, text: str, since: datetime) -> str | None:
+        wanted = _comparable(text, public=True)
+        token: str | None = None
+        for _ in range(self.max_pages):
+            response = self._call(
+                "own tweets lookup",
+                self.client.get_users_tweets,
+                id=self.account.external_id,
+                start_time=since,
+                pagination_token=token,
+                tweet_fields=REPLY_LOOKUP_TWEET_FIELDS,
+                max_results=PAGE_SIZE,
+                user_auth=True,
+            )
+            _raise_for_errors_without_data(response, "own tweets lookup")
+            for tweet in response.data or []:
+                replied_to = [str(ref.id) for ref in tweet.referenced_tweets or [] if ref.type == "replied_to"]
+                if (
+                    in_reply_to in replied_to
+                    and (tweet.created_at or _snowflake_time(tweet.id)) >= since
+                    and _same_text(tweet.text, wanted, public=True)
+                ):
+                    return str(tweet.id)
+            token = response.meta.get("next_token") or None
+            if token is None:
+                return None
+        raise _lookup_incomplete("tweets", self.max_pages)
+
+    def _find_direct_message(self, recipient: str, text: str, since: datetime) -> str | None:
+        wanted = _comparable(text, public=False)
+        token: str | None = None
+        for _ in range(self.max_pages):
+            response = self._call(
+                "direct message lookup",
+                self.client.get_direct_message_events,
+                participant_id=recipient,
+                pagination_token=token,
+                max_results=PAGE_SIZE,
+                dm_event_fields=REPLY_LOOKUP_DM_EVENT_FIELDS,
+                user_auth=True,
+            )
+            _raise_for_errors_without_data(response, "direct message lookup")
+            reached_since = False
+            for event in response.data or []:
+                created = event.created_at or _snowflake_time(event.id)
+                if created < since:
+                    # Events come newest first, so later pages are older still.
+                    reached_since = True
+                    continue
+                if (
+                    event.event_type == "MessageCreate"
+                    and str(event.sender_id) == self.account.external_id
+                    and _same_text(event.text or "", wanted, public=False)
+                ):
+                    return str(event.id)
+            token = response.meta.get("next_token") or None
+            if token is None or reached_since:
+                return None
+        raise _lookup_incomplete("direct messages", self.max_pages)
+
+    def _require_user_context(self, action: str) -> None:
+        if not self._has_user_context:
+            raise PlatformError(
+                f"The X account has no OAuth 1.0a user keys, which X requires to {action}.",
+                permanent=True,
+                code="no_credentials",
+            )
+
+    def _reply_call(self, operation: str, method: Callable[..., Any], **params: Any) -> Any:
+        """``_call`` for posting: a 403 says whether the tweet is gone or the text a duplicate."""
+        try:
+            return self._call(operation, method, **params)
+        except PlatformError as error:
+            cause = error.__cause__
+            if error.status != 403 or not isinstance(cause, tweepy.HTTPException):
+                raise
+            refusal = _reply_refusal(cause)
+            if refusal is None:
+                raise
+            raise PlatformError(f"{error.message} {refusal[1]}", permanent=True, status=403, code=refusal[0]) from cause
+
     def _app_or_user_auth(self) -> bool:
         """Whether to sign with OAuth 1.0a user context (True) rather than the bearer token."""
         if self._has_bearer:
@@ -440,6 +607,75 @@ class XConnector(Connector):
                 )
             )
         return posts
+
+
+def _is_private(request: ReplyRequest) -> bool:
+    if request.private or request.channel == Channel.X_DM:
+        return True
+    if request.channel == Channel.X_PUBLIC:
+        return False
+    raise PlatformError(f"X cannot reply on channel {request.channel!r}.", permanent=True, code="unsupported")
+
+
+def _required(value: str, name: str, channel: str) -> str:
+    # A reply without its target would become a stray tweet or fail at X; refuse it before sending.
+    if not value:
+        raise PlatformError(f"An X {channel} reply needs {name}.", permanent=True, code="bad_request")
+    return value
+
+
+def _reply_refusal(error: tweepy.HTTPException) -> tuple[str, str] | None:
+    """Why X refused a reply with a 403, as (code, explanation), when it is one we recognise."""
+    details = " ".join(str(message) for message in error.api_messages).lower()
+    if _TARGET_GONE_DETAIL in details or _TARGET_GONE_CODE in error.api_codes:
+        return "target_gone", "The tweet was deleted or is no longer visible to the account."
+    if _DUPLICATE_DETAIL in details or _DUPLICATE_CODE in error.api_codes:
+        return "duplicate", "X refuses a tweet repeating one the account posted recently."
+    return None
+
+
+def _created_id(response: Any, key: str, operation: str) -> str:
+    data = response.data if isinstance(response.data, dict) else {}
+    value = data.get(key)
+    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
+        # X said 2xx but gave no id: whether it posted is unknown, so find_reply must decide.
+        raise PlatformError(f"X accepted the {operation} but returned no {key}.", code="bad_response")
+    return str(value)
+
+
+def _raise_for_errors_without_data(response: Any, operation: str) -> None:
+    # X answers some failures with a 200 whose body has only errors; an empty listing has neither.
+    if response.errors and not response.data:
+        details = "; ".join(str(error.get("detail") or error.get("title") or "") for error in response.errors)
+        raise PlatformError(f"X {operation} returned errors: {details[:300]}.", code="api_error")
+
+
+def _lookup_incomplete(listing: str, pages: int) -> PlatformError:
+    return PlatformError(
+        f"X lists more than {pages} pages of the account's {listing} since the reply was attempted; "
+        "whether it was posted is unknown.",
+        permanent=True,
+        code="lookup_incomplete",
+    )
+
+
+def _comparable(text: str, *, public: bool) -> str:
+    """A text as find_reply compares it: see ``XConnector.find_reply``."""
+    text = _LINK.sub(" ", unicodedata.normalize("NFC", text))
+    if public:
+        text = _LEADING_MENTIONS.sub("", text.lstrip())
+    return " ".join(text.split())
+
+
+def _same_text(listed: str, wanted: str, *, public: bool) -> bool:
+    # X HTML-escapes &, < and > in tweet text; a text that really contains "&amp;" must match too.
+    return wanted in (_comparable(listed, public=public), _comparable(html.unescape(listed), public=public))
+
+
+def _whole_second(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("since must be timezone-aware.")
+    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 def _fetch_saved_position(

@@ -1,28 +1,37 @@
-// Live updates: one websocket per page; events say *what* changed, and the
-// page re-fetches its server-rendered fragment, so customer text is only ever
-// rendered (and escaped) by Django templates, never by this script.
+// Live updates: one websocket per page. Events say *what* changed; each live
+// region re-fetches its server-rendered fragment, so customer text is only
+// ever rendered (and escaped) by Django templates, never by this script.
 (function () {
   "use strict";
   var path = document.body.getAttribute("data-live-socket");
   if (!path) { return; }
   var status = document.querySelector("[data-live-status]");
-  var region = document.querySelector("[data-live-refresh]");
-  var conversation = document.querySelector("[data-live-conversation]");
-  var pending = null;
+  var pending = new Map();
   var delay = 500;
 
-  function refresh() {
-    pending = null;
-    if (!region) { return; }
+  function refresh(region) {
+    pending.delete(region);
     fetch(region.getAttribute("data-live-refresh"), {credentials: "same-origin"})
       .then(function (response) { return response.ok ? response.text() : null; })
-      .then(function (html) { if (html !== null) { region.innerHTML = html; } });
+      .then(function (html) {
+        if (html === null) { return; }
+        region.innerHTML = html;
+        document.dispatchEvent(new CustomEvent("switchboard:refreshed", {detail: region}));
+      });
+  }
+
+  function refreshAll(ids) {
+    document.querySelectorAll("[data-live-refresh]").forEach(function (region) {
+      var only = region.getAttribute("data-live-ids");
+      if (only && ids && !ids.some(function (id) { return String(id) === only; })) { return; }
+      if (!pending.has(region)) { pending.set(region, setTimeout(function () { refresh(region); }, 100)); }
+    });
   }
 
   function onEvent(event) {
-    if (event.type !== "conversations" && event.type !== "sla") { return; }
-    if (region && pending === null) { pending = setTimeout(refresh, 100); }
-    if (conversation && event.ids.indexOf(Number(conversation.getAttribute("data-live-conversation"))) !== -1) {
+    if (event.type === "conversations" || event.type === "sla") { refreshAll(event.ids); }
+    if (event.type === "approvals" && document.querySelector("[data-approvals]") &&
+        !document.activeElement.matches("textarea, input")) {
       window.location.reload();
     }
   }
@@ -34,7 +43,7 @@
     socket.onopen = function () {
       delay = 500;
       if (status) { status.classList.add("on"); }
-      refresh();
+      refreshAll(null);
       // Tells the server this agent is still here; silence means timed out.
       beat = setInterval(function () { socket.send(JSON.stringify({type: "heartbeat"})); }, 20000);
     };

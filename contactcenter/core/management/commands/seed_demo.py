@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.actions import do_create_user, do_set_agent_skill, do_set_presence
-from agents.models import Team
+from agents.models import AgentProfile, Team
 from agents.roles import ADMIN, AGENT, SUPERVISOR
 from contactcenter.core.models import Conversation
 from monitoring.demo import seed_triage_rules
@@ -166,6 +166,8 @@ class Command(BaseCommand):
             profile = user.agent_profile  # type: ignore[attr-defined]
             for skill_name, level in DEMO_SKILLS.get(username, {}).items():
                 do_set_agent_skill(profile, skills[skill_name].pk, level)
+            if username == "ben":
+                AgentProfile.objects.filter(pk=profile.pk).update(is_trainee=True)  # his replies need approval
             do_set_presence(profile, "available", cause="login")
             created += 1
         return created

@@ -1,0 +1,62 @@
+"""Reads for the agent console: the inbox, a customer's journey, where work can be transferred."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from agents.models import AgentProfile, Presence
+from contactcenter.core.models import Contact, Conversation, Delivery, Message
+from contactcenter.core.models import ConversationState as S
+from routing.models import Queue, RoutingMode
+
+INBOX_STATES = (S.ASSIGNED, S.WAITING)
+
+
+def inbox_for(user: Any) -> list[Conversation]:
+    """The agent's conversations: waiting on us first, most urgent first, then those waiting on the customer."""
+    rows = (
+        Conversation.objects.filter(assigned_agent=user, state__in=INBOX_STATES)
+        .select_related("contact", "queue")
+        .order_by("state", "-priority", "first_response_due", "waiting_since", "pk")
+    )
+    return list(rows)
+
+
+def journey(contact: Contact, limit: int = 50) -> list[Conversation]:
+    """Every conversation with this customer on every channel, newest first."""
+    return list(
+        contact.conversations.select_related("assigned_agent", "last_agent", "queue").order_by("-created_at")[:limit]
+    )
+
+
+def transfer_queues() -> QuerySet[Queue]:
+    return Queue.objects.order_by("name")
+
+
+def transfer_agents(exclude_user_id: int | None) -> list[Any]:
+    """Agents who could take work now (available or busy), by name."""
+    User = get_user_model()
+    return list(
+        User.objects.filter(is_active=True, agent_profile__presence__in=[Presence.AVAILABLE, Presence.BUSY])
+        .exclude(pk=exclude_user_id)
+        .order_by("first_name", "username")
+    )
+
+
+def has_pull_queue() -> bool:
+    return Queue.objects.filter(mode=RoutingMode.PULL).exists()
+
+
+def profile_of(user: Any) -> AgentProfile | None:
+    return AgentProfile.objects.filter(user=user).first()
+
+
+def held_reply_count() -> int:
+    return Message.objects.filter(delivery=Delivery.PENDING_APPROVAL).count()
+
+
+def pending_or_failed(conversation: Conversation) -> QuerySet[Message]:
+    return conversation.messages.filter(Q(delivery=Delivery.FAILED) | Q(delivery=Delivery.PENDING_APPROVAL))

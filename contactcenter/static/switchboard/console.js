@@ -1,0 +1,194 @@
+// The agent console: keyboard shortcuts, the composer (templates, live length
+// check), knowledge search, SLA countdowns, presence, and handle-time beacons.
+// Text from the server is only ever put in as text (textContent, .value).
+(function () {
+  "use strict";
+
+  function csrf() {
+    var match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function debounce(fn, ms) {
+    var timer = null;
+    return function () {
+      var args = arguments;
+      clearTimeout(timer);
+      timer = setTimeout(function () { fn.apply(null, args); }, ms);
+    };
+  }
+
+  // --- SLA countdowns -----------------------------------------------------
+  function tick() {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var left = Math.round((new Date(el.getAttribute("data-countdown")) - new Date()) / 1000);
+      var abs = Math.abs(left);
+      var text = (abs >= 3600 ? Math.floor(abs / 3600) + "h " : "") + Math.floor((abs % 3600) / 60) + "m " + (abs % 60) + "s";
+      el.textContent = left >= 0 ? text : "overdue by " + text;
+      el.classList.toggle("overdue", left < 0);
+      el.classList.toggle("soon", left >= 0 && left < 300);
+    });
+  }
+  setInterval(tick, 1000);
+  tick();
+
+  // --- Presence: away needs a reason ------------------------------------------
+  var presence = document.querySelector("[data-presence]");
+  var reason = document.querySelector("[data-away-reason]");
+  if (presence && reason) {
+    presence.addEventListener("change", function () { reason.hidden = presence.value !== "away"; });
+  }
+
+  // --- Composer -----------------------------------------------------------------
+  var composer = document.querySelector("[data-composer]");
+  var reply = document.querySelector("[data-reply]");
+  var suggestions = document.querySelector("[data-suggestions]");
+  var counter = document.querySelector("[data-counter]");
+  var problems = document.querySelector("[data-problems]");
+  var privateBox = document.querySelector("[data-private]");
+
+  var check = debounce(function () {
+    var url = composer.getAttribute("data-check") + "?text=" + encodeURIComponent(reply.value) +
+      (privateBox && privateBox.checked ? "&private=1" : "");
+    fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (data) {
+      counter.textContent = data.limit ? data.length + " / " + data.limit : "";
+      var blocking = reply.value.trim() ? data.problems : [];
+      problems.textContent = blocking.join(" ");
+    });
+  }, 250);
+
+  function showTemplates(query) {
+    fetch(composer.getAttribute("data-templates") + "?q=" + encodeURIComponent(query), {credentials: "same-origin"})
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        suggestions.textContent = "";
+        data.templates.forEach(function (t, index) {
+          var item = document.createElement("li");
+          item.tabIndex = 0;
+          item.setAttribute("data-template-text", t.text);
+          var name = document.createElement("strong");
+          name.textContent = "/" + t.shortcut + " ";
+          var preview = document.createElement("span");
+          preview.textContent = t.text;
+          item.appendChild(name);
+          item.appendChild(preview);
+          if (index === 0) { item.classList.add("active"); }
+          suggestions.appendChild(item);
+        });
+        suggestions.hidden = data.templates.length === 0;
+      });
+  }
+
+  function useTemplate(item) {
+    reply.value = item.getAttribute("data-template-text");
+    suggestions.hidden = true;
+    reply.focus();
+    check();
+  }
+
+  if (composer && reply) {
+    reply.addEventListener("input", function () {
+      var value = reply.value;
+      if (/^\/\S*$/.test(value)) { showTemplates(value); } else { suggestions.hidden = true; }
+      check();
+    });
+    if (privateBox) { privateBox.addEventListener("change", check); }
+    suggestions.addEventListener("click", function (event) {
+      var item = event.target.closest("li");
+      if (item) { useTemplate(item); }
+    });
+    reply.addEventListener("keydown", function (event) {
+      if (!suggestions.hidden && (event.key === "Enter" || event.key === "Tab")) {
+        var active = suggestions.querySelector(".active");
+        if (active) { event.preventDefault(); useTemplate(active); return; }
+      }
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        if (event.shiftKey) {
+          var select = composer.querySelector("[data-resolve-with]");
+          if (select && select.value === "") { select.value = "answered"; }
+        }
+        composer.requestSubmit();
+      }
+      if (event.key === "Escape") { suggestions.hidden = true; }
+    });
+    if (reply.value) { check(); }
+  }
+
+  // --- Knowledge search -------------------------------------------------------------
+  var knowledge = document.querySelector("[data-knowledge]");
+  var articles = document.querySelector("[data-articles]");
+  if (knowledge && articles) {
+    knowledge.addEventListener("input", debounce(function () {
+      fetch(knowledge.getAttribute("data-knowledge") + "?q=" + encodeURIComponent(knowledge.value), {credentials: "same-origin"})
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          articles.textContent = "";
+          data.articles.forEach(function (a) {
+            var item = document.createElement("li");
+            var title = document.createElement("strong");
+            title.textContent = a.title;
+            var body = document.createElement("p");
+            body.textContent = a.body;
+            item.appendChild(title);
+            item.appendChild(body);
+            if (reply) {
+              var insert = document.createElement("button");
+              insert.type = "button";
+              insert.textContent = "Insert";
+              insert.addEventListener("click", function () {
+                reply.value = (reply.value ? reply.value + "\n" : "") + a.body;
+                reply.focus();
+                reply.dispatchEvent(new Event("input"));
+              });
+              item.appendChild(insert);
+            }
+            articles.appendChild(item);
+          });
+        });
+    }, 250));
+  }
+
+  // --- Handle time: wrap-up starts when the resolve form is used; leaving closes work --
+  var resolveForm = document.querySelector("[data-resolve]");
+  if (resolveForm) {
+    var started = false;
+    resolveForm.addEventListener("focusin", function () {
+      if (started) { return; }
+      started = true;
+      fetch(resolveForm.getAttribute("data-wrap-up"), {method: "POST", credentials: "same-origin", headers: {"X-CSRFToken": csrf()}});
+    });
+  }
+  var work = document.querySelector("[data-work-close]");
+  if (work) {
+    window.addEventListener("pagehide", function () {
+      var body = new FormData();
+      body.append("csrfmiddlewaretoken", csrf());
+      navigator.sendBeacon(work.getAttribute("data-work-close"), body);
+    });
+  }
+
+  // --- Keyboard shortcuts ---------------------------------------------------------------
+  var rows = function () { return Array.prototype.slice.call(document.querySelectorAll("[data-inbox] tr[data-href]")); };
+  var current = -1;
+  function highlight(index) {
+    var all = rows();
+    if (!all.length) { return; }
+    current = Math.max(0, Math.min(all.length - 1, index));
+    all.forEach(function (row, i) { row.classList.toggle("selected", i === current); });
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.target.matches("input, textarea, select") || event.altKey || event.ctrlKey || event.metaKey) {
+      if (event.key === "R" && event.ctrlKey && event.shiftKey && resolveForm) { event.preventDefault(); resolveForm.requestSubmit(); }
+      return;
+    }
+    if (event.key === "j") { highlight(current + 1); }
+    else if (event.key === "k") { highlight(current - 1); }
+    else if (event.key === "Enter" && current >= 0 && rows()[current]) { window.location = rows()[current].getAttribute("data-href"); }
+    else if (event.key === "g") { var next = document.querySelector("[data-get-next]"); if (next) { next.click(); } }
+    else if (event.key === "r" && reply) { event.preventDefault(); reply.focus(); }
+    else if (event.key === "/" && reply) { event.preventDefault(); reply.focus(); reply.value = "/"; showTemplates("/"); }
+    else if (event.key === "e") { var esc = document.querySelector("[data-escalate-reason]"); if (esc) { event.preventDefault(); esc.focus(); } }
+    else if (event.key === "i") { window.location = "/inbox/"; }
+  });
+})();

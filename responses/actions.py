@@ -1,0 +1,195 @@
+"""Replies: checked against the platform's rules, held for approval where required, then put in the outbox.
+
+``check_*`` functions load and check permissions; ``do_*`` functions write.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from agents.models import AgentProfile
+from agents.roles import is_supervisor
+from contactcenter import realtime
+from contactcenter.core.actions import do_record_reply, do_resolve_conversation, record_event
+from contactcenter.core.models import Conversation, Delivery, Direction, EventKind, Message
+from contactcenter.core.models import ConversationState as S
+from contactcenter.errors import Conflict, Invalid, NotFound, PermissionDenied
+from responses.models import ReviewRule
+from responses.platform_rules import check_reply
+
+DISPOSITIONS = {
+    "answered": "Answered",
+    "resolved_first_contact": "Resolved on first contact",
+    "dispatched": "Dispatched to the field or another team",
+    "no_action": "No action needed",
+    "spam": "Spam",
+}
+
+
+def check_can_reply(user: Any, conversation: Conversation) -> None:
+    """Only the conversation's agent replies (a supervisor too), and only while it is being worked."""
+    if conversation.assigned_agent_id != user.pk and not is_supervisor(user):
+        raise PermissionDenied("Only the agent working this conversation can reply.")
+    if conversation.state not in (S.ASSIGNED, S.WAITING):
+        raise Conflict(f"A reply needs the conversation assigned; it is {conversation.get_state_display().lower()}.")
+
+
+def needs_review(conversation: Conversation, agent: Any) -> str:
+    """Why the reply waits for a supervisor, or "" if it does not."""
+    if AgentProfile.objects.filter(user=agent, is_trainee=True).exists():
+        return "trainee"
+    rule = (
+        ReviewRule.objects.filter(enabled=True)
+        .filter(Q(category="") | Q(category=conversation.category))
+        .filter(Q(queue__isnull=True) | Q(queue=conversation.queue_id))
+        .first()
+    )
+    return f"review rule: {rule.name}" if rule else ""
+
+
+def last_customer_message_at(conversation: Conversation) -> Any:
+    return (
+        conversation.messages.filter(direction=Direction.INBOUND)
+        .order_by("-sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+
+
+def check_platform_rules(conversation: Conversation, text: str, *, private: bool) -> None:
+    verdict = check_reply(
+        conversation.channel,
+        text,
+        private=private,
+        last_customer_message_at=last_customer_message_at(conversation),
+        now=timezone.now(),
+    )
+    if not verdict.allowed:
+        raise Invalid(" ".join(verdict.problems), fields={"text": list(verdict.problems)})
+
+
+def do_send_reply(
+    conversation: Conversation,
+    agent: Any,
+    text: str,
+    *,
+    private: bool = False,
+    resolve_with: str = "",
+) -> Message:
+    """The composer's Send: check, then hold for approval or put in the outbox (and resolve, if asked).
+
+    A reply that must be reviewed waits (``pending_approval``) and the
+    conversation's clock keeps running until a supervisor releases it.
+    """
+    check_can_reply(agent, conversation)
+    check_platform_rules(conversation, text, private=private)
+    if resolve_with and resolve_with not in DISPOSITIONS:
+        raise Invalid(f"Unknown disposition {resolve_with!r}.", fields={"disposition": ["Choose a disposition."]})
+    reason = needs_review(conversation, agent)
+    with transaction.atomic():
+        if reason:
+            message = Message.objects.create(
+                conversation=conversation,
+                direction=Direction.OUTBOUND,
+                platform=conversation.platform,
+                author_agent=agent,
+                text=text.strip(),
+                is_public=not private and conversation.channel in ("x_public", "facebook_public", "sandbox_public"),
+                sent_at=timezone.now(),
+                delivery=Delivery.PENDING_APPROVAL,
+            )
+            record_event(
+                EventKind.REPLY_HELD,
+                at=timezone.now(),
+                conversation=conversation,
+                agent=agent,
+                data={"message_id": message.pk, "reason": reason, "resolve_with": resolve_with},
+            )
+            event = {"type": "approvals", "op": "changed", "ids": [conversation.pk]}
+            transaction.on_commit(lambda: realtime.send_event(event, [realtime.SUPERVISORS_GROUP]))
+            return message
+        message = do_record_reply(conversation, agent, text, private=private)
+        _post_after_commit(message)
+        if resolve_with:
+            do_resolve_conversation(conversation, actor=agent, disposition=resolve_with)
+    return message
+
+
+def _post_after_commit(message: Message) -> None:
+    from responses.tasks import post_reply
+
+    transaction.on_commit(lambda: post_reply.delay(message.pk))
+
+
+def check_held_reply(user: Any, message_id: int) -> Message:
+    if not is_supervisor(user):
+        raise PermissionDenied("Only supervisors approve replies.")
+    message = (
+        Message.objects.select_related("conversation", "author_agent")
+        .filter(pk=message_id, direction=Direction.OUTBOUND)
+        .first()
+    )
+    if message is None or message.conversation is None:
+        raise NotFound(f"Reply {message_id} not found.")
+    if message.delivery != Delivery.PENDING_APPROVAL:
+        raise Conflict("This reply is not waiting for approval any more.")
+    return message
+
+
+def do_approve_reply(message: Message, supervisor: Any, *, text: str | None = None) -> Message:
+    """Release a held reply, as written or as edited by the supervisor, into the outbox."""
+    conversation = message.conversation
+    assert conversation is not None
+    final = (text if text is not None else message.text).strip()
+    check_platform_rules(conversation, final, private=not message.is_public)
+    held = Message.objects.filter(pk=message.pk, delivery=Delivery.PENDING_APPROVAL)
+    with transaction.atomic():
+        if not held.select_for_update().exists():
+            raise Conflict("This reply was handled by someone else.")
+        conversation.refresh_from_db()
+        if conversation.state not in (S.ASSIGNED, S.WAITING):
+            raise Conflict("The conversation moved on; this reply can no longer be sent.")
+        Message.objects.filter(pk=message.pk).update(reviewed_by=supervisor)
+        agent = message.author_agent or supervisor
+        released = do_record_reply(conversation, agent, final, private=not message.is_public, held=message)
+        resolve_with = (
+            conversation.events.filter(kind=EventKind.REPLY_HELD, data__message_id=message.pk)
+            .values_list("data__resolve_with", flat=True)
+            .first()
+        )
+        _post_after_commit(released)
+        if resolve_with:
+            do_resolve_conversation(conversation, actor=agent, disposition=str(resolve_with))
+    return released
+
+
+def do_reject_reply(message: Message, supervisor: Any, *, reason: str) -> Message:
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("Say why, so the agent can learn.", fields={"reason": ["This field may not be blank."]})
+    updated = Message.objects.filter(pk=message.pk, delivery=Delivery.PENDING_APPROVAL).update(
+        delivery=Delivery.REJECTED, delivery_error=reason, reviewed_by=supervisor
+    )
+    if not updated:
+        raise Conflict("This reply was handled by someone else.")
+    message.delivery, message.delivery_error = Delivery.REJECTED, reason
+    conversation = message.conversation
+    if conversation is not None and message.author_agent_id:
+        event = {"type": "conversations", "op": "changed", "ids": [conversation.pk]}
+        transaction.on_commit(
+            lambda: realtime.send_event(event, [realtime.user_group(message.author_agent_id)])  # type: ignore[arg-type]
+        )
+    return message
+
+
+def held_replies() -> list[Message]:
+    """Replies waiting for a supervisor, oldest first."""
+    return list(
+        Message.objects.filter(delivery=Delivery.PENDING_APPROVAL)
+        .select_related("conversation__contact", "author_agent")
+        .order_by("sent_at")
+    )
