@@ -26,7 +26,7 @@ from contactcenter.core.actions import (
     do_transfer_to_queue,
 )
 from contactcenter.core.handling import do_add_note, do_close_work, do_open_work, do_start_wrap_up
-from contactcenter.core.models import Conversation
+from contactcenter.core.models import Conversation, ConversationState as S
 from contactcenter.core.queries import access_conversation, conversation_thread, conversation_timeline
 from contactcenter.errors import ContactCenterError, Invalid, PermissionDenied
 from responses.actions import DISPOSITIONS, check_can_reply, do_send_reply, last_customer_message_at
@@ -41,14 +41,14 @@ def _page(request: HttpRequest, conversation: Conversation, *, status: int = 200
     by_external_id = {m.external_id: m for m in thread if m.external_id}
     context = {
         "conversation": conversation,
-        "messages": [(m, by_external_id.get(m.in_reply_to_external_id)) for m in thread],
+        "thread": [(m, by_external_id.get(m.in_reply_to_external_id)) for m in thread],
         "events": conversation_timeline(conversation),
         "identities": list(conversation.contact.identities.all()),
         "journey": console.journey(conversation.contact),
         "notes": list(conversation.notes.select_related("author")),
         "transitions": allowed_transitions(conversation.state),
         "why": next((m.triage for m in thread if m.direction == "in" and m.triage), {}),
-        "is_mine": conversation.assigned_agent_id == request.user.pk,
+        "is_mine": conversation.assigned_agent_id == request.user.pk and conversation.state in (S.ASSIGNED, S.WAITING),
         "can_work": conversation.assigned_agent_id == request.user.pk or is_supervisor(request.user),
         "queues": console.transfer_queues(),
         "agents": console.transfer_agents(request.user.pk),
@@ -63,8 +63,8 @@ def _page(request: HttpRequest, conversation: Conversation, *, status: int = 200
 @login_required
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = access_conversation(request.user, conversation_id)
-    if conversation.assigned_agent_id == request.user.pk:
-        do_open_work(conversation, request.user)
+    if conversation.assigned_agent_id == request.user.pk and conversation.state in (S.ASSIGNED, S.WAITING):
+        do_open_work(conversation, request.user)  # reading a resolved conversation is not handling it
     return _page(request, conversation)
 
 
@@ -79,7 +79,7 @@ def conversation_live(request: HttpRequest, conversation_id: int) -> HttpRespons
         "agents/_thread.html",
         {
             "conversation": conversation,
-            "messages": [(m, by_external_id.get(m.in_reply_to_external_id)) for m in thread],
+            "thread": [(m, by_external_id.get(m.in_reply_to_external_id)) for m in thread],
             "events": conversation_timeline(conversation),
         },
     )
