@@ -6,11 +6,12 @@ with the agent's text kept and the reason shown: nothing typed is lost.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -26,7 +27,8 @@ from contactcenter.core.actions import (
     do_transfer_to_queue,
 )
 from contactcenter.core.handling import do_add_note, do_close_work, do_open_work, do_start_wrap_up
-from contactcenter.core.models import Conversation, ConversationState as S
+from contactcenter.core.models import Conversation
+from contactcenter.core.models import ConversationState as S
 from contactcenter.core.queries import access_conversation, conversation_thread, conversation_timeline
 from contactcenter.errors import ContactCenterError, Invalid, PermissionDenied
 from responses.actions import DISPOSITIONS, check_can_reply, do_send_reply, last_customer_message_at
@@ -95,6 +97,10 @@ def _act(request: HttpRequest, conversation_id: int, action: Any, done: str) -> 
     return redirect("conversation", conversation_id=conversation.pk)
 
 
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)  # every view here requires a login
+
+
 def _require_worker(request: HttpRequest, conversation: Conversation) -> None:
     if conversation.assigned_agent_id != request.user.pk and not is_supervisor(request.user):
         raise PermissionDenied("Only the agent working this conversation (or a supervisor) can do that.")
@@ -126,7 +132,7 @@ def resolve(request: HttpRequest, conversation_id: int) -> HttpResponse:
         _require_worker(request, conversation)
         if disposition not in DISPOSITIONS:
             raise Invalid("Choose how it ended.", fields={"disposition": ["Choose a disposition."]})
-        do_resolve_conversation(conversation, actor=request.user, disposition=disposition)
+        do_resolve_conversation(conversation, actor=_user(request), disposition=disposition)
         do_close_work(conversation, request.user)
 
     return _act(request, conversation_id, resolve_it, "Resolved.")
@@ -163,13 +169,13 @@ def transfer(request: HttpRequest, conversation_id: int) -> HttpResponse:
             if queue is None:
                 raise Invalid("That queue no longer exists.")
             do_close_work(conversation, request.user)
-            do_transfer_to_queue(conversation, queue, actor=request.user, reason=reason)
+            do_transfer_to_queue(conversation, queue, actor=_user(request), reason=reason)
         elif agent_id.isdigit():
             agent = get_user_model().objects.filter(pk=int(agent_id), is_active=True).first()
             if agent is None:
                 raise Invalid("That agent cannot take work.")
             do_close_work(conversation, request.user)
-            do_transfer_to_agent(conversation, agent, actor=request.user, reason=reason)
+            do_transfer_to_agent(conversation, agent, actor=_user(request), reason=reason)
         else:
             raise Invalid("Choose a queue or an agent to transfer to.")
 
@@ -186,7 +192,7 @@ def escalate(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
     def raise_it(conversation: Conversation) -> None:
         _require_worker(request, conversation)
-        do_escalate_conversation(conversation, actor=request.user, reason=reason)
+        do_escalate_conversation(conversation, actor=_user(request), reason=reason)
 
     return _act(request, conversation_id, raise_it, "Escalated: supervisors have been told.")
 

@@ -41,7 +41,7 @@ def transfer_agents(exclude_user_id: int | None) -> list[Any]:
     User = get_user_model()
     return list(
         User.objects.filter(is_active=True, agent_profile__presence__in=[Presence.AVAILABLE, Presence.BUSY])
-        .exclude(pk=exclude_user_id)
+        .exclude(pk=exclude_user_id or 0)
         .order_by("first_name", "username")
     )
 

@@ -57,7 +57,11 @@ def set_presence(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def get_next(request: HttpRequest) -> HttpResponse:
-    conversation_id = do_get_next(request.user.pk)
+    try:
+        conversation_id = do_get_next(int(request.user.pk or 0))
+    except ContactCenterError as error:
+        messages.error(request, error.message)
+        return redirect("inbox")
     if conversation_id is None:
         messages.info(request, "Nothing you can take is waiting in the pull queues.")
         return redirect("inbox")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -175,7 +176,7 @@ def do_reconcile_stuck_replies(now: datetime | None = None) -> dict[str, int]:
             )
             from responses.tasks import post_reply
 
-            transaction.on_commit(lambda pk=message.pk: post_reply.delay(pk))
+            transaction.on_commit(partial(post_reply.delay, message.pk))
             counts["requeued"] += 1
     return counts
 

@@ -64,6 +64,7 @@ def do_route_queued(*, max_passes: int = 200, limit: int = 500) -> engine.Routin
         total.waiting_for_agent += stats.waiting_for_agent
         total.no_eligible_agent += stats.no_eligible_agent
         total.dropped_at_commit += stats.dropped_at_commit
+        total.moved += stats.moved
         total.decision_seconds += stats.decision_seconds
         after = stats.last_key
         if stats.examined < limit or stats.no_room or after is None:

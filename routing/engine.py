@@ -41,9 +41,10 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from agents.models import AgentProfile, AgentSkill, Presence
-from contactcenter.core.actions import do_assign_conversations
+from contactcenter.core.actions import do_assign_conversations, do_transfer_to_queue
 from contactcenter.core.models import Conversation, ConversationSkill
 from contactcenter.core.models import ConversationState as S
+from contactcenter.errors import Conflict
 from routing.models import ChannelWeight, OverflowKind, OverflowStep, Queue, QueueSkill, RoutingMode
 
 HOLDING_STATES = (S.ASSIGNED, S.WAITING)
@@ -182,6 +183,15 @@ class QueueRules:
             dict(ChannelWeight.objects.values_list("channel", "weight")),
         )
 
+    def overflow_queue(self, item: Item, now: datetime) -> int | None:
+        """The queue an overflow step moves this item to by now, if any (the last step due wins)."""
+        waited = (now - item.queued_at).total_seconds()
+        target = None
+        for step in self.overflow.get(item.queue_id, []):
+            if waited >= step.after_seconds and step.kind == OverflowKind.MOVE_QUEUE and step.target_queue_id:
+                target = step.target_queue_id
+        return target
+
     def requirements(self, item: Item, now: datetime) -> tuple[dict[int, int], list[dict[int, int]], list[str]]:
         """The item's skill requirements after overflow, alternative sets, and the steps applied."""
         reqs = dict(self.skills.get(item.queue_id, {}))
@@ -316,15 +326,23 @@ def route(*, limit: int = 500, after: tuple[Any, ...] | None = None) -> RoutingS
             return stats
         stats.last_key = items[-1].key
         snapshot = Snapshot.load()
-        if not snapshot.room:
-            stats.examined = len(items)
-            stats.no_eligible_agent = len(items)
-            stats.no_room = True
-            return stats
         rules = QueueRules.load()
+        if not snapshot.room:
+            # Nobody has room: only overflow moves can happen now.
+            due = [(item.id, target) for item in items if (target := rules.overflow_queue(item, now)) is not None]
+            stats.examined = len(items)
+            stats.no_eligible_agent = len(items) - len(due)
+            stats.no_room = True
+            stats.moved = _apply_overflow_moves(due, rules)
+            return stats
         plan: list[tuple[Item, Agent, dict[str, Any]]] = []
+        moves: list[tuple[int, int]] = []
         for item in items:
             stats.examined += 1
+            target = rules.overflow_queue(item, now)
+            if target is not None:
+                moves.append((item.id, target))
+                continue
             started = time.perf_counter()
             agent, reason = decide(item, snapshot, rules, now)
             stats.decision_seconds.append(time.perf_counter() - started)
@@ -344,7 +362,24 @@ def route(*, limit: int = 500, after: tuple[Any, ...] | None = None) -> RoutingS
         stats.assigned = len(plan)
         if plan:
             AgentProfile.objects.filter(pk__in={agent.profile_id for _, agent, _ in plan}).update(last_assigned_at=now)
+        stats.moved = _apply_overflow_moves(moves, rules)
     return stats
+
+
+def _apply_overflow_moves(moves: list[tuple[int, int]], rules: QueueRules) -> int:
+    """Items that waited past a "move to another queue" step go there (and wait again from now)."""
+    moved = 0
+    for conversation_id, queue_id in moves:
+        conversation = Conversation.objects.select_related("queue").filter(pk=conversation_id).first()
+        queue = rules.queues.get(queue_id)
+        if conversation is None or queue is None:
+            continue
+        try:
+            do_transfer_to_queue(conversation, queue, actor=None, reason="overflow: waited too long")
+        except Conflict:
+            continue
+        moved += 1
+    return moved
 
 
 def _recheck_capacity(
@@ -374,6 +409,8 @@ def get_next(user_id: int) -> int | None:
         profile = AgentProfile.objects.select_for_update().filter(user_id=user_id).first()
         if profile is None:
             return None
+        if profile.presence not in (Presence.AVAILABLE, Presence.BUSY):
+            raise Conflict("Set yourself available (or busy) to take work.")
         pull_queues = list(Queue.objects.filter(mode=RoutingMode.PULL).values_list("pk", flat=True))
         items = _claim_items(200, queue_ids=pull_queues)
         if not items:
@@ -384,6 +421,10 @@ def get_next(user_id: int) -> int | None:
         agent = Agent(user_id, profile.pk, profile.capacity, load, skills, profile.last_assigned_at, 1)
         snapshot = Snapshot([agent], {user_id: agent}, _masks_for(agent), 1)
         for item in items:
+            if item.preferred_agent_id not in (None, user_id):
+                queue = rules.queues.get(item.queue_id)
+                if queue and (now - item.queued_at).total_seconds() < queue.sticky_wait_seconds:
+                    continue  # still waiting for the agent who knows this customer
             reqs, alternatives, overflow = rules.requirements(item, now)
             weight = rules.weight(item.channel)
             if not snapshot.candidates(reqs, alternatives) or load + weight > profile.capacity:

@@ -82,3 +82,24 @@ class Calendar:
                         total += (b.astimezone(UTC) - a.astimezone(UTC)).total_seconds()  # real time, across DST too
             day += timedelta(days=1)
         return total
+
+
+class NextResponse:
+    """Next-response deadlines per queue, loading each queue's policy once (one per batch of work)."""
+
+    def __init__(self) -> None:
+        self.policies: dict[int, tuple[Calendar, int] | None] = {}
+
+    def due(self, queue_id: int | None, start: datetime) -> datetime | None:
+        """When the queue's SLA wants the next answer to a customer who wrote at ``start`` (business time)."""
+        if queue_id is None:
+            return None
+        if queue_id not in self.policies:
+            policy = SLAPolicy.objects.filter(queues__pk=queue_id).prefetch_related("holidays").first()
+            self.policies[queue_id] = (Calendar.for_policy(policy), policy.next_response_seconds) if policy else None
+        found = self.policies[queue_id]
+        return found[0].deadline(start, found[1]) if found else None
+
+
+def next_response_due(queue_id: int | None, start: datetime) -> datetime | None:
+    return NextResponse().due(queue_id, start)

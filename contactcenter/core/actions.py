@@ -186,6 +186,12 @@ def do_transition(
     return conversation
 
 
+def _next_response_due(queue_id: int | None, start: datetime) -> datetime | None:
+    from routing.sla import next_response_due  # routing builds on core; imported late
+
+    return next_response_due(queue_id, start)
+
+
 def _request_routing() -> None:
     from routing.actions import request_routing  # routing builds on core; imported late
 
@@ -199,12 +205,6 @@ def _due(start: datetime | None, seconds: int | None) -> datetime | None:
 
 
 # --- Reopening -------------------------------------------------------------------------
-
-
-def _next_response_seconds(conversation: Conversation) -> int | None:
-    queue = conversation.queue
-    policy = queue.sla_policy if queue is not None else None
-    return policy.next_response_seconds if policy is not None else None
 
 
 def reopen_conversation(conversation: Conversation, *, at: datetime, waiting_since: datetime, reason: str) -> None:
@@ -222,7 +222,7 @@ def reopen_conversation(conversation: Conversation, *, at: datetime, waiting_sin
             "assigned_agent": None,
             "last_agent": conversation.assigned_agent or conversation.last_agent,
             "preferred_agent": conversation.assigned_agent or conversation.last_agent,
-            "next_response_due": _due(waiting_since, _next_response_seconds(conversation)),
+            "next_response_due": _next_response_due(conversation.queue_id, waiting_since),
         },
         value_seconds=_seconds(conversation.resolved_at, at),
         data={"reason": reason},

@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -44,6 +44,7 @@ from contactcenter.core.models import (
 )
 from contactcenter.core.posts import UNTRIAGED, Deletion, InboundPost, Triage
 from contactcenter.errors import Conflict, Invalid
+from routing.sla import NextResponse
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ class _Batch:
         self.now = now
         self.results: list[CaptureResult | None] = [None] * len(items)
         self.events: list[dict[str, Any]] = []
+        self.next_response = NextResponse()
         self.changed: dict[int, int | None] = {}
         """Conversations to announce: id → assigned agent id."""
 
@@ -467,11 +469,10 @@ class _Batch:
                     reopen_conversation(conversation, at=self.now, waiting_since=sent_at, reason="customer wrote again")
                 else:
                     waiting_since = sent_at
-                    seconds = row["queue__sla_policy__next_response_seconds"]
                     changes = {
                         "last_inbound_at": sent_at,
                         "waiting_since": waiting_since,
-                        "next_response_due": waiting_since + timedelta(seconds=seconds) if seconds else None,
+                        "next_response_due": self.next_response.due(row["queue_id"], waiting_since),
                     }
                     do_transition(
                         conversation, "customer_reply", at=self.now, changes=changes, data=results[indexes[0]]
@@ -487,9 +488,8 @@ class _Batch:
                 continue
             last_sent = min(self.items[indexes[-1]][0].sent_at, self.now)
             waiting_since = row["waiting_since"] or sent_at
-            seconds = row["queue__sla_policy__next_response_seconds"]
             next_due = (
-                waiting_since + timedelta(seconds=seconds) if row["first_response_at"] is not None and seconds else None
+                self.next_response.due(row["queue_id"], waiting_since) if row["first_response_at"] is not None else None
             )
             priority = max([row["priority"], *(self.items[i][1].priority for i in indexes)])
             updates.append(
