@@ -17,6 +17,7 @@ import zlib
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
@@ -33,6 +34,9 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("--posts and --batch must be positive.")
     policy = SLAPolicy.objects.create(name="Bench", first_response_seconds=3600, next_response_seconds=3600)
     Queue.objects.create(name="General", is_default=True, sla_policy=policy)
+    # Routing runs in its own workers (measured by ``bench routing``); here the
+    # capture path only asks for it, as it does in production with a broker.
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     with transaction.atomic():
         seed_triage_rules()
     posts = _posts(count)

@@ -18,13 +18,15 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import requests
 import uvicorn
+from django.db import connections
 from django.utils import timezone
 from requests_mock import Mocker
 
@@ -72,6 +74,7 @@ CREDENTIALS = {
     "access_token": "at-jkl",
     "access_token_secret": "ats-mno",
 }
+T = TypeVar("T")
 LIVE = 1.0  # seconds from the webhook's 200 to the conversation in the agent's inbox
 WAIT_MS = 5_000  # for everything else that should happen promptly
 
@@ -148,25 +151,23 @@ def tweets_posted(x_api: Mocker) -> list[dict[str, Any]]:
     return [r.json() for r in x_api.request_history if r.method == "POST" and r.url == CREATE_TWEET_URL]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    # Playwright's sync API marks its event loop as running in this thread between its
-    # calls, and Django refuses ORM calls (the test's, and the database flush after it)
-    # in a thread with a running loop. Nothing async touches the ORM in this thread.
-    with pytest.MonkeyPatch.context() as patch, playwright.sync_playwright() as p:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def new_context(browser: Any, live_url: str) -> Iterator[Callable[[], Any]]:
-    """Browser contexts (one per person), each with its own cookies; closed after the test."""
+def new_context(live_url: str) -> Iterator[Callable[[], Any]]:
+    """Browser contexts (one per person, each with its own cookies), closed after the test.
+
+    Chromium starts at the first call, once the test's data is in place: from then on,
+    Playwright's sync API marks its event loop as running in this thread between its
+    calls, and Django refuses database work here (see ``outside_playwright``).
+    """
+    started: list[Any] = []
     contexts: list[Any] = []
 
     def make() -> Any:
-        context = browser.new_context(base_url=live_url)
+        if not started:
+            driver = playwright.sync_playwright().start()
+            started.append(driver)
+            started.append(driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS))
+        context = started[1].new_context(base_url=live_url)
         context.set_default_timeout(WAIT_MS)
         contexts.append(context)
         return context
@@ -174,6 +175,22 @@ def new_context(browser: Any, live_url: str) -> Iterator[Callable[[], Any]]:
     yield make
     for context in contexts:
         context.close()
+    if started:
+        started[1].close()
+        started[0].stop()
+
+
+def outside_playwright(read: Callable[[], T]) -> T:
+    """Run database code in a thread of its own: not in this one while Playwright's loop runs here."""
+
+    def run() -> T:
+        try:
+            return read()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
 
 
 # --- Data -----------------------------------------------------------------------------------
@@ -304,7 +321,7 @@ def test_a_new_tweet_appears_live_and_is_answered_with_a_template_and_resolved(
     delivered = time.monotonic()
     expect(inbox_rows(page)).to_have_count(1, timeout=LIVE * 1000)
     assert time.monotonic() - delivered <= LIVE
-    conversation = Conversation.objects.get()
+    conversation = outside_playwright(Conversation.objects.get)
     assert conversation.state == S.ASSIGNED and conversation.assigned_agent_id == agent.pk
     expect(inbox_rows(page)).to_contain_text("still offline in Leeds")
 
@@ -323,9 +340,9 @@ def test_a_new_tweet_appears_live_and_is_answered_with_a_template_and_resolved(
 
     expect(page.locator(".flash")).to_contain_text("Replied and resolved.")
     assert tweets_posted(x_api) == [{"text": expected, "reply": {"in_reply_to_tweet_id": tweet_id}}]
-    conversation.refresh_from_db()
+    conversation = outside_playwright(Conversation.objects.get)
     assert conversation.state == S.RESOLVED and conversation.disposition == "answered"
-    sent = Message.objects.get(conversation=conversation, direction=Direction.OUTBOUND)
+    sent = outside_playwright(Message.objects.filter(direction=Direction.OUTBOUND).get)
     assert (sent.delivery, sent.external_id, sent.text) == (Delivery.SENT, POSTED_ID, expected)
     expect(page.locator(".heading .pill")).to_have_text("Resolved")
     expect(page.locator(f"#m{sent.pk} .badge")).to_have_text(f"Posted · {POSTED_ID}")
@@ -351,7 +368,7 @@ def test_a_trainees_reply_is_posted_as_the_supervisor_edited_it(
     trainee_page.locator("[data-reply]").fill("hi priya we will check ur bill")
     trainee_page.get_by_role("button", name="Send").click()
     expect(trainee_page.locator(".flash")).to_contain_text("waits for a supervisor's approval")
-    held = Message.objects.get(direction=Direction.OUTBOUND)
+    held = outside_playwright(Message.objects.filter(direction=Direction.OUTBOUND).get)
     assert held.delivery == Delivery.PENDING_APPROVAL
     assert tweets_posted(x_api) == []
 
@@ -364,7 +381,7 @@ def test_a_trainees_reply_is_posted_as_the_supervisor_edited_it(
 
     expect(supervisor_page.locator(".flash")).to_contain_text("Approved: the reply is on its way.")
     assert tweets_posted(x_api) == [{"text": edited, "reply": {"in_reply_to_tweet_id": tweet_id}}]
-    held.refresh_from_db()
+    held = outside_playwright(Message.objects.filter(direction=Direction.OUTBOUND).get)
     assert (held.delivery, held.external_id, held.text, held.reviewed_by_id) == (
         Delivery.SENT,
         POSTED_ID,
