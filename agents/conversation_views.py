@@ -92,7 +92,16 @@ def _act(request: HttpRequest, conversation_id: int, action: Any, done: str) -> 
     try:
         action(conversation)
     except ContactCenterError as error:
-        return _page(request, conversation, status=error.http_status, error=error, draft=request.POST.get("text", ""))
+        # Whatever the agent typed comes back with the reason: nothing is lost.
+        return _page(
+            request,
+            conversation,
+            status=error.http_status,
+            error=error,
+            draft=request.POST.get("text", ""),
+            note_draft=request.POST.get("note", ""),
+            reason_draft=request.POST.get("reason", ""),
+        )
     messages.success(request, done)
     return redirect("conversation", conversation_id=conversation.pk)
 
@@ -114,10 +123,10 @@ def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
     resolve_with = request.POST.get("resolve_with", "")
 
     def send(conversation: Conversation) -> None:
-        message = do_send_reply(conversation, request.user, text, private=private, resolve_with=resolve_with)
+        message = do_send_reply(conversation, _user(request), text, private=private, resolve_with=resolve_with)
         if message.delivery == "pending_approval":
             messages.info(request, "Your reply waits for a supervisor's approval before it is posted.")
-        if resolve_with:
+        elif resolve_with:
             do_close_work(conversation, request.user)
 
     return _act(request, conversation_id, send, "Reply sent." if not resolve_with else "Replied and resolved.")

@@ -26,6 +26,7 @@ from django.utils import timezone
 from contactcenter import realtime
 from contactcenter.core.actions import record_event
 from contactcenter.core.models import Conversation, Delivery, Direction, EventKind, Identity, Message
+from monitoring.credentials import CredentialsUnreadable
 from monitoring.models import SocialAccount
 from monitoring.platforms import AccountRef, PlatformError, ReplyRequest, connector_class
 from monitoring.polling import account_ref
@@ -63,10 +64,14 @@ def reply_request(message: Message) -> tuple[AccountRef, ReplyRequest]:
     if account is None:
         raise PlatformError(f"No {conversation.platform} account to post from.", permanent=True, code="no_account")
     identity = Identity.objects.filter(pk=latest["author_identity_id"]).values_list("external_id", flat=True).first()
+    try:
+        ref = account_ref(account)
+    except CredentialsUnreadable as error:
+        raise PlatformError(str(error), permanent=True, code="credentials_unreadable") from None
     private = not message.is_public
     # Facebook allows replies only to top-level comments: answer the thread's own comment.
     target = conversation.thread_key if conversation.channel == "facebook_public" else latest["external_id"]
-    return account_ref(account), ReplyRequest(
+    return ref, ReplyRequest(
         channel=conversation.channel,
         text=message.text,
         in_reply_to_external_id=str(target),
@@ -165,6 +170,10 @@ def do_reconcile_stuck_replies(now: datetime | None = None) -> dict[str, int]:
             found = _connector(account).find_reply(request, message.sending_since - timedelta(minutes=1))
         except PlatformError as error:
             logger.info("cannot check reply %s yet: %s", message.pk, error.message)
+            counts["unknown"] += 1
+            continue
+        except Exception:  # one bad reply must not keep the others stuck
+            logger.exception("checking reply %s failed", message.pk)
             counts["unknown"] += 1
             continue
         if found:

@@ -325,7 +325,7 @@ def test_a_new_tweet_appears_live_and_is_answered_with_a_template_and_resolved(
     assert conversation.state == S.ASSIGNED and conversation.assigned_agent_id == agent.pk
     expect(inbox_rows(page)).to_contain_text("still offline in Leeds")
 
-    inbox_rows(page).get_by_role("link", name=str(conversation.pk)).click()
+    inbox_rows(page).get_by_role("link", name=str(conversation.pk), exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"#{conversation.pk} · Priya K")
     reply = page.locator("[data-reply]")
     reply.click()

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
@@ -382,7 +383,7 @@ def test_a_reply_stuck_after_a_crash_is_found_on_x_and_marked_sent_without_posti
     assert (reply.delivery, reply.external_id) == ("sent", POSTED_ID)
     assert len(posts_to(requests_mock, CREATE_TWEET_URL)) == 1
     (lookup,) = [r for r in requests_mock.request_history if r.method == "GET"]
-    assert lookup.qs["start_time"] == ["2026-11-20t10:44:00z"], "asked from a minute before the attempt"
+    assert parse_qs(urlsplit(lookup.url).query)["start_time"] == ["2026-11-20T10:44:00Z"], "from before the attempt"
     assert do_reconcile_stuck_replies() == {"found": 0, "requeued": 0, "unknown": 0}
 
 

@@ -49,16 +49,22 @@ X_CREDENTIALS = {
 }
 
 
-def created(request: Any, context: Any) -> dict[str, Any]:
-    """X's answer to a new tweet: a fresh id, the text as sent."""
-    context.status_code = 201
-    context.headers["Content-Type"] = "application/json"
-    tweet_id = str(1861000000000009000 + len(created.ids))  # type: ignore[attr-defined]
-    created.ids.append(tweet_id)  # type: ignore[attr-defined]
-    return {"data": {"id": tweet_id, "text": request.json()["text"], "edit_history_tweet_ids": [tweet_id]}}
+class XTweets:
+    """X's tweet endpoint: accepts every reply with a fresh id, and remembers what it was sent."""
 
+    def __init__(self, requests_mock: Mocker) -> None:
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.bodies: list[dict[str, Any]] = []
+        requests_mock.post(CREATE_TWEET_URL, json=self._create)
 
-created.ids = []  # type: ignore[attr-defined]
+    def _create(self, request: Any, context: Any) -> dict[str, Any]:
+        self.bodies.append(request.json())
+        self.texts.append(request.json()["text"])
+        self.ids.append(str(1861000000000009000 + len(self.ids)))
+        context.status_code = 201
+        context.headers["Content-Type"] = "application/json"
+        return {"data": {"id": self.ids[-1], "text": self.texts[-1], "edit_history_tweet_ids": [self.ids[-1]]}}
 
 
 @pytest.fixture
@@ -84,11 +90,8 @@ def on_commit(django_capture_on_commit_callbacks: Callable[..., Any]) -> Callabl
 
 
 @pytest.fixture
-def x_posts(requests_mock: Mocker) -> Mocker:
-    """X accepts every reply; the tests read what it was sent."""
-    created.ids.clear()  # type: ignore[attr-defined]
-    requests_mock.post(CREATE_TWEET_URL, json=created)
-    return requests_mock
+def x_posts(requests_mock: Mocker) -> XTweets:
+    return XTweets(requests_mock)
 
 
 @pytest.fixture
@@ -142,15 +145,11 @@ def make_trainee(user: Any) -> None:
     AgentProfile.objects.filter(user=user).update(is_trainee=True)
 
 
-def sent_texts(requests_mock: Mocker) -> list[str]:
-    return [r.json()["text"] for r in requests_mock.request_history if r.method == "POST" and r.url == CREATE_TWEET_URL]
-
-
 # --- Replying ---------------------------------------------------------------------------------------
 
 
 def test_the_assigned_agent_replies_and_the_reply_is_posted(
-    x_posts: Mocker, on_commit: Callable[[], Any], conversation: Conversation, agent: Any
+    x_posts: XTweets, on_commit: Callable[[], Any], conversation: Conversation, agent: Any
 ) -> None:
     client = client_for(agent)
 
@@ -160,23 +159,23 @@ def test_the_assigned_agent_replies_and_the_reply_is_posted(
     assert response.status_code == 302 and response["Location"] == url(conversation)
     (reply,) = outbound(conversation)
     assert (reply.text, reply.delivery, reply.author_agent) == (REPLY, "sent", agent)
-    assert reply.external_id == created.ids[0]  # type: ignore[attr-defined]
+    assert reply.external_id == x_posts.ids[0]
     assert reloaded(conversation).state == S.WAITING
     (first,) = ledger(conversation, EventKind.FIRST_RESPONSE)
     assert first.agent == agent and first.at == NOW
-    tweet = x_posts.request_history[0].json()
-    assert tweet["reply"] == {"in_reply_to_tweet_id": conversation.thread_key}
+    assert x_posts.bodies[0]["reply"] == {"in_reply_to_tweet_id": conversation.thread_key}
 
+    second = "One more thing: it's the green light."
     with on_commit():
-        assert client.post(url(conversation, "reply"), {"text": "One more thing: it's the green light."}).status_code == 302
+        assert client.post(url(conversation, "reply"), {"text": second}).status_code == 302
     assert len(ledger(conversation, EventKind.FIRST_RESPONSE)) == 1, "only the first reply is the first response"
     assert len(ledger(conversation, EventKind.REPLY)) == 2
-    assert sent_texts(x_posts) == [REPLY, "One more thing: it's the green light."]
+    assert x_posts.texts == [REPLY, second]
     assert "Reply sent." in page_text(client.get(url(conversation)))
 
 
 def test_a_reply_can_resolve_the_conversation_with_a_disposition(
-    x_posts: Mocker, on_commit: Callable[[], Any], conversation: Conversation, agent: Any
+    x_posts: XTweets, on_commit: Callable[[], Any], conversation: Conversation, agent: Any
 ) -> None:
     with on_commit():
         response = client_for(agent).post(url(conversation, "reply"), {"text": REPLY, "resolve_with": "answered"})
@@ -190,17 +189,17 @@ def test_a_reply_can_resolve_the_conversation_with_a_disposition(
 
 
 def test_a_reply_with_an_unknown_disposition_is_refused(
-    x_posts: Mocker, on_commit: Callable[[], Any], conversation: Conversation, agent: Any
+    x_posts: XTweets, on_commit: Callable[[], Any], conversation: Conversation, agent: Any
 ) -> None:
     with on_commit():
         response = client_for(agent).post(url(conversation, "reply"), {"text": REPLY, "resolve_with": "vanished"})
 
     assert response.status_code == 400
-    assert outbound(conversation) == [] and x_posts.call_count == 0
+    assert outbound(conversation) == [] and x_posts.texts == []
 
 
 def test_an_x_reply_over_280_weighted_characters_is_refused_and_the_draft_kept(
-    x_posts: Mocker, on_commit: Callable[[], Any], conversation: Conversation, agent: Any
+    x_posts: XTweets, on_commit: Callable[[], Any], conversation: Conversation, agent: Any
 ) -> None:
     draft = "あ" * 140 + " & <ok>"  # 147 characters, but X counts each kana as two: 287
 
@@ -215,7 +214,7 @@ def test_an_x_reply_over_280_weighted_characters_is_refused_and_the_draft_kept(
     assert outbound(conversation) == []
     assert reloaded(conversation).state == S.ASSIGNED
     assert not ledger(conversation, EventKind.FIRST_RESPONSE)
-    assert x_posts.call_count == 0
+    assert x_posts.texts == []
 
 
 def test_a_messenger_reply_after_24_hours_is_refused(
@@ -240,7 +239,7 @@ def test_a_messenger_reply_after_24_hours_is_refused(
 
 
 def test_another_agent_cannot_reply(
-    x_posts: Mocker,
+    x_posts: XTweets,
     on_commit: Callable[[], Any],
     conversation: Conversation,
     agent: Any,
@@ -259,14 +258,14 @@ def test_another_agent_cannot_reply(
     assert response.status_code == 403
     assert "Only the agent working this conversation can reply." in page_text(response)
 
-    assert outbound(conversation) == [] and x_posts.call_count == 0
+    assert outbound(conversation) == [] and x_posts.texts == []
 
 
 # --- Replies held for approval ----------------------------------------------------------------------
 
 
 def test_a_trainees_reply_waits_for_a_supervisor_and_the_clock_keeps_running(
-    x_posts: Mocker, on_commit: Callable[[], Any], conversation: Conversation, agent: Any, supervisor: Any
+    x_posts: XTweets, on_commit: Callable[[], Any], conversation: Conversation, agent: Any, supervisor: Any
 ) -> None:
     make_trainee(agent)
     client = client_for(agent)
@@ -283,13 +282,13 @@ def test_a_trainees_reply_waits_for_a_supervisor_and_the_clock_keeps_running(
     assert conversation.state == S.ASSIGNED and conversation.first_response_at is None
     assert conversation.waiting_since is not None
     assert not ledger(conversation, EventKind.FIRST_RESPONSE)
-    assert x_posts.call_count == 0
+    assert x_posts.texts == []
     assert "waits for a supervisor" in page_text(client.get(url(conversation)))
     assert REPLY in page_text(client_for(supervisor).get("/approvals/"))
 
 
 def test_a_reply_on_a_category_under_a_review_rule_is_held(
-    x_posts: Mocker,
+    x_posts: XTweets,
     on_commit: Callable[[], Any],
     clock: time_machine.Traveller,
     x_account: SocialAccount,
@@ -315,12 +314,12 @@ def test_a_reply_on_a_category_under_a_review_rule_is_held(
     assert reloaded(conversations["legal"]).first_response_at is None
     (posted,) = outbound(conversations["outage"])
     assert posted.delivery == "sent", "other categories are not held"
-    assert x_posts.call_count == 1
+    assert len(x_posts.texts) == 1
 
 
 @pytest.mark.parametrize("edited", [None, "Sorry Dana, an engineer will call you today. ^Sofia"])
 def test_a_supervisor_releases_a_held_reply_as_written_or_edited_and_it_is_posted_once(
-    x_posts: Mocker,
+    x_posts: XTweets,
     on_commit: Callable[[], Any],
     clock: time_machine.Traveller,
     conversation: Conversation,
@@ -342,8 +341,8 @@ def test_a_supervisor_releases_a_held_reply_as_written_or_edited_and_it_is_poste
     held.refresh_from_db()
     final = edited or REPLY
     assert (held.delivery, held.text, held.reviewed_by) == ("sent", final, supervisor)
-    assert held.external_id == created.ids[0]  # type: ignore[attr-defined]
-    assert sent_texts(x_posts) == [final]
+    assert held.external_id == x_posts.ids[0]
+    assert x_posts.texts == [final]
     conversation = reloaded(conversation)
     assert conversation.state == S.WAITING
     (first,) = ledger(conversation, EventKind.FIRST_RESPONSE)
@@ -353,12 +352,29 @@ def test_a_supervisor_releases_a_held_reply_as_written_or_edited_and_it_is_poste
     with on_commit():
         again = approvals.post(f"/approvals/{held.pk}/approve/", {"text": final})
     assert again.status_code == 409
-    assert x_posts.call_count == 1
+    assert len(x_posts.texts) == 1
     assert "Nothing waiting" in page_text(approvals.get("/approvals/"))
 
 
+def test_a_held_reply_sent_with_resolve_resolves_the_conversation_only_once_approved(
+    x_posts: XTweets, on_commit: Callable[[], Any], conversation: Conversation, agent: Any, supervisor: Any
+) -> None:
+    make_trainee(agent)
+    with on_commit():
+        client_for(agent).post(url(conversation, "reply"), {"text": REPLY, "resolve_with": "answered"})
+    (held,) = outbound(conversation)
+    assert reloaded(conversation).state == S.ASSIGNED, "nothing was said to the customer yet"
+
+    with on_commit():
+        client_for(supervisor).post(f"/approvals/{held.pk}/approve/", {"text": REPLY})
+
+    conversation = reloaded(conversation)
+    assert (conversation.state, conversation.disposition) == (S.RESOLVED, "answered")
+    assert x_posts.texts == [REPLY]
+
+
 def test_a_rejected_reply_is_not_posted_and_the_agent_sees_why(
-    x_posts: Mocker, on_commit: Callable[[], Any], conversation: Conversation, agent: Any, supervisor: Any
+    x_posts: XTweets, on_commit: Callable[[], Any], conversation: Conversation, agent: Any, supervisor: Any
 ) -> None:
     make_trainee(agent)
     with on_commit():
@@ -384,12 +400,12 @@ def test_a_rejected_reply_is_not_posted_and_the_agent_sees_why(
     )
     page = page_text(client_for(agent).get(url(conversation)))
     assert "Rejected by a supervisor: Don't promise a visit before we check." in page
-    assert x_posts.call_count == 0
+    assert x_posts.texts == []
     assert reloaded(conversation).first_response_at is None
 
 
 def test_only_supervisors_approve_or_reject(
-    x_posts: Mocker, on_commit: Callable[[], Any], conversation: Conversation, agent: Any, other_agent: Any
+    x_posts: XTweets, on_commit: Callable[[], Any], conversation: Conversation, agent: Any, other_agent: Any
 ) -> None:
     make_trainee(agent)
     with on_commit():
@@ -405,7 +421,7 @@ def test_only_supervisors_approve_or_reject(
 
     held.refresh_from_db()
     assert (held.delivery, held.text) == ("pending_approval", REPLY)
-    assert x_posts.call_count == 0
+    assert x_posts.texts == []
 
 
 # --- Templates and knowledge ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 
 BENCHMARKS: dict[str, str] = {
+    "inbox": "agents.bench",
     "ingest": "monitoring.bench",
     "routing": "routing.bench",
 }
@@ -50,6 +51,9 @@ class Command(BaseCommand):
         parser.add_argument("--agents", type=int, default=500, help="routing: available agents.")
         parser.add_argument("--skills", type=int, default=50, help="routing: skills.")
         parser.add_argument("--items", type=int, default=20_000, help="routing: queued items.")
+        parser.add_argument("--inbox-agents", type=int, default=100, help="inbox: agents whose inbox is rendered.")
+        parser.add_argument("--per-agent", type=int, default=50, help="inbox: open conversations per agent.")
+        parser.add_argument("--sample", type=int, default=200, help="inbox: conversation pages rendered.")
         parser.add_argument("--keep-db", action="store_true", help="Keep the scratch database afterwards.")
 
     def handle(self, *args: Any, name: str, json: bool, keep_db: bool, **options: Any) -> None:
