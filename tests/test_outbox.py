@@ -20,7 +20,7 @@ from requests_mock import Mocker
 
 from contactcenter.celery import app as celery_app
 from contactcenter.core.actions import do_record_reply
-from contactcenter.core.models import Conversation, Event, EventKind, Message
+from contactcenter.core.models import Conversation, Delivery, Event, EventKind, Message
 from contactcenter.core.models import ConversationState as S
 from monitoring.credentials import encrypt
 from monitoring.models import SocialAccount
@@ -500,3 +500,14 @@ def test_due_replies_are_queued_ones_whose_retry_time_has_come_or_whose_task_was
     assert due_replies(retry_at) == [retrying.pk]
     # A queued reply nobody picked up within 20 s lost its task (a broker restart): the sweeper takes it.
     assert sorted(due_replies(NOW + timedelta(seconds=21))) == [retrying.pk, fresh.pk]
+
+
+def test_unreadable_credentials_fail_the_reply_instead_of_leaving_it_stuck(
+    x_conversation: Conversation, x_account: SocialAccount, agent: Any, requests_mock: Mocker
+) -> None:
+    SocialAccount.objects.filter(pk=x_account.pk).update(credentials_encrypted="not-a-fernet-token")
+    message = do_record_reply(x_conversation, agent, REPLY)
+    assert do_post_reply(message.pk) == "failed"
+    message.refresh_from_db()
+    assert message.delivery == Delivery.FAILED and "cannot be decrypted" in message.delivery_error
+    assert not requests_mock.request_history
