@@ -27,7 +27,7 @@ from contactcenter.core.actions import (
     do_transfer_to_queue,
 )
 from contactcenter.core.handling import do_add_note, do_close_work, do_open_work, do_start_wrap_up
-from contactcenter.core.models import Conversation
+from contactcenter.core.models import Conversation, Message
 from contactcenter.core.models import ConversationState as S
 from contactcenter.core.queries import access_conversation, conversation_thread, conversation_timeline
 from contactcenter.errors import ContactCenterError, Invalid, PermissionDenied
@@ -38,12 +38,25 @@ from responses.templating import VARIABLES
 from routing.models import Queue
 
 
-def _page(request: HttpRequest, conversation: Conversation, *, status: int = 200, **extra: Any) -> HttpResponse:
+def _with_context(conversation: Conversation) -> list[tuple[Message, Message | None]]:
+    """Each message with the post it answers (ours, the customer's, or the page's own post), if stored."""
     thread = conversation_thread(conversation)
-    by_external_id = {m.external_id: m for m in thread if m.external_id}
+    wanted = {m.in_reply_to_external_id for m in thread if m.in_reply_to_external_id}
+    parents = {
+        m.external_id: m
+        for m in Message.objects.filter(platform=conversation.platform, external_id__in=wanted).select_related(
+            "author_identity", "author_agent"
+        )
+    }
+    return [(m, parents.get(m.in_reply_to_external_id)) for m in thread]
+
+
+def _page(request: HttpRequest, conversation: Conversation, *, status: int = 200, **extra: Any) -> HttpResponse:
+    with_context = _with_context(conversation)
+    thread = [m for m, _ in with_context]
     context = {
         "conversation": conversation,
-        "thread": [(m, by_external_id.get(m.in_reply_to_external_id)) for m in thread],
+        "thread": with_context,
         "events": conversation_timeline(conversation),
         "identities": list(conversation.contact.identities.all()),
         "journey": console.journey(conversation.contact),
@@ -74,14 +87,12 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
 def conversation_live(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """The parts of the page that change while the agent types: thread and timeline."""
     conversation = access_conversation(request.user, conversation_id)
-    thread = conversation_thread(conversation)
-    by_external_id = {m.external_id: m for m in thread if m.external_id}
     return render(
         request,
         "agents/_thread.html",
         {
             "conversation": conversation,
-            "thread": [(m, by_external_id.get(m.in_reply_to_external_id)) for m in thread],
+            "thread": _with_context(conversation),
             "events": conversation_timeline(conversation),
         },
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ from django.test import Client
 
 from contactcenter.core.capture import do_capture_post
 from contactcenter.core.models import ConversationState as S
+from contactcenter.core.models import Message
 from routing.models import Queue
 from tests.states import conversation_in_state
 
@@ -92,3 +95,48 @@ def test_customer_text_is_never_rendered_as_html(
 def test_health_check_reports_the_database() -> None:
     response = Client().get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_a_reply_to_our_own_post_shows_that_post_in_context(make_post: Any, supervisor: Any, queue: Queue) -> None:
+    from dataclasses import replace
+
+    from monitoring.models import SocialAccount
+    from monitoring.pipeline import ingest
+
+    SocialAccount.objects.create(platform="x", external_id="4400100", name="Northwind Help")
+    ours = make_post(external_id="5000", author_id="4400100", text="Winter price plans are live!")
+    comment = replace(make_post(external_id="5001", text="Too expensive"), in_reply_to_external_id="5000")
+    ingest([ours, comment])
+    conversation = Message.objects.get(external_id="5001").conversation
+    assert conversation is not None
+    page = client_for(supervisor).get(f"/conversations/{conversation.pk}/").content.decode()
+    assert "In reply to our post: Winter price plans are live!" in page
+
+
+@pytest.mark.django_db
+def test_supervisors_are_alerted_at_once_when_a_conversation_is_escalated(
+    make_post: Any, agent: Any, queue: Queue, django_capture_on_commit_callbacks: Any
+) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from contactcenter.core.actions import do_escalate_conversation
+
+    conversation = conversation_in_state(S.ASSIGNED, make_post(), queue=queue, agent=agent)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("supervisors", channel)
+    with django_capture_on_commit_callbacks(execute=True):
+        do_escalate_conversation(conversation, actor=agent, reason="Threatens legal action")
+
+    async def drain() -> list[dict[str, Any]]:
+        events = []
+        while True:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=1)
+            except TimeoutError:
+                return events
+            events.append(message["event"])
+
+    assert {"type": "alert", "op": "escalated", "id": conversation.pk} in async_to_sync(drain)()

@@ -499,6 +499,8 @@ def do_escalate_conversation(conversation: Conversation, *, actor: User | None, 
         conversation.escalated = True
         record_event(EventKind.ESCALATED, at=now, conversation=conversation, agent=actor, data={"reason": reason})
         _announce(conversation)
+        alert = {"type": "alert", "op": "escalated", "id": conversation.pk}
+        transaction.on_commit(lambda: realtime.send_event(alert, [realtime.SUPERVISORS_GROUP]))
     return conversation
 
 

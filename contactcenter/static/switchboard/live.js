@@ -28,7 +28,30 @@
     });
   }
 
+  function notify(text, href) {
+    var box = document.querySelector("[data-alerts]");
+    if (!box) {
+      box = document.createElement("div");
+      box.setAttribute("data-alerts", "");
+      box.className = "alerts";
+      document.body.appendChild(box);
+    }
+    var item = document.createElement("a");
+    item.className = "alert";
+    item.textContent = text;
+    if (href) { item.href = href; }
+    box.appendChild(item);
+    setTimeout(function () { item.remove(); }, 15000);
+  }
+
   function onEvent(event) {
+    if (event.type === "alert" && event.op === "escalated") {
+      notify("Conversation #" + Number(event.id) + " was escalated", "/conversations/" + Number(event.id) + "/");
+    }
+    if (event.type === "alert" && event.op === "admin") { notify(String(event.subject), null); }
+    if (event.type === "sla" && event.breached && event.breached.length) {
+      notify(event.breached.length + " conversation(s) breached their SLA", "/");
+    }
     if (event.type === "conversations" || event.type === "sla") { refreshAll(event.ids); }
     if (event.type === "approvals" && document.querySelector("[data-approvals]") &&
         !document.activeElement.matches("textarea, input")) {
