@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents import conversation_views as conversation
 from agents import views as agent_views
 from contactcenter import health
+from contactcenter.api.views import NoSuchEndpointView
 from monitoring import webhooks
 from reporting import views as reporting_views
 from responses import views as response_views
@@ -41,4 +43,9 @@ urlpatterns = [
     path("webhooks/facebook/", webhooks.facebook_webhook, name="webhook-facebook"),
     path("webhooks/x/", webhooks.x_webhook, name="webhook-x"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("contactcenter.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last: any other /api/ path answers 404 in the API's error shape.
+    re_path(r"^api/", NoSuchEndpointView.as_view()),
 ]

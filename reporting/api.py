@@ -1,0 +1,113 @@
+"""Reporting's REST endpoints (mounted under /api/v1/ by contactcenter.api.urls)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contactcenter.api.permissions import IsSupervisor
+from contactcenter.api.schema import error_responses
+from reporting import staffing
+
+DEFAULT_ANSWER_SECONDS = 20.0
+
+
+class RoundedFloatField(serializers.FloatField):
+    """A float shown to 4 decimal places: more would suggest a precision Erlang C does not have."""
+
+    def to_representation(self, value: Any) -> Any:
+        return round(float(value), 4)
+
+
+class ErlangCView(APIView):
+    """Erlang C staffing for one interval: agents required for a target, or how a given staffing performs."""
+
+    permission_classes = [IsSupervisor]
+
+    class InputSerializer(serializers.Serializer):
+        # Only types are checked here; ranges are checked once, by reporting.staffing.
+        volume = serializers.FloatField(help_text="Contacts expected in the interval (≥ 0).")
+        interval_seconds = serializers.FloatField(help_text="Length of the interval in seconds (> 0), e.g. 1800.")
+        aht_seconds = serializers.FloatField(help_text="Average handle time in seconds, wrap-up included (> 0).")
+        target_service_level = serializers.FloatField(
+            required=False,
+            help_text="Share of contacts to answer within answer_seconds, in (0, 1), e.g. 0.8.",
+        )
+        answer_seconds = serializers.FloatField(
+            required=False,
+            help_text=(
+                "Answer-time threshold of the service level in seconds (≥ 0). Required with "
+                f"target_service_level; otherwise defaults to {DEFAULT_ANSWER_SECONDS:g} for the reported level."
+            ),
+        )
+        target_asa_seconds = serializers.FloatField(
+            required=False, help_text="Target average speed of answer in seconds (> 0); may replace or add to the SL."
+        )
+        agents = serializers.IntegerField(
+            required=False, help_text="Evaluate this many agents instead of finding the number required."
+        )
+        shrinkage = serializers.FloatField(
+            default=0.0, help_text="Share of paid time agents are unavailable, in [0, 1), e.g. 0.3."
+        )
+        concurrency = serializers.FloatField(
+            default=1.0,
+            help_text="Conversations an agent handles at once (1 to 100); effective AHT is aht_seconds / concurrency.",
+        )
+
+        def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+            has_target = "target_service_level" in data or "target_asa_seconds" in data
+            if "agents" in data and has_target:
+                raise serializers.ValidationError({"agents": ["Give agents or a target, not both."]})
+            if "target_service_level" in data and "answer_seconds" not in data:
+                raise serializers.ValidationError(
+                    {"answer_seconds": ["answer_seconds is required with target_service_level."]}
+                )
+            data.setdefault("answer_seconds", DEFAULT_ANSWER_SECONDS)
+            return data
+
+    @extend_schema_serializer(component_name="ErlangCStaffing")
+    class OutputSerializer(serializers.Serializer):
+        agents = serializers.IntegerField(help_text="Agents needed on the floor (or the number evaluated).")
+        scheduled_agents = serializers.IntegerField(
+            help_text="Agents to schedule: agents / (1 - shrinkage), rounded up."
+        )
+        service_level = RoundedFloatField(help_text="Expected share answered within answer_seconds.")
+        asa_seconds = RoundedFloatField(
+            allow_null=True, help_text="Expected average speed of answer; null when agents ≤ traffic (unbounded)."
+        )
+        occupancy = RoundedFloatField(help_text="Traffic / agents, at most 1.")
+        p_wait = RoundedFloatField(help_text="Probability a contact waits (Erlang C).")
+        traffic_erlangs = RoundedFloatField(help_text="volume * (aht_seconds / concurrency) / interval_seconds.")
+
+    @extend_schema(
+        operation_id="staffing_erlang_c",
+        tags=["staffing"],
+        summary="Erlang C staffing for one interval",
+        description=(
+            "With `target_service_level` (and `answer_seconds`) and/or `target_asa_seconds`: the fewest agents "
+            "meeting every target. With `agents`: how that staffing performs. Supervisors and admins only."
+        ),
+        parameters=[InputSerializer],
+        responses={200: OutputSerializer, **error_responses(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = dict(params.validated_data)
+        workload = {key: data[key] for key in ("volume", "interval_seconds", "aht_seconds", "answer_seconds")}
+        options = {"shrinkage": data["shrinkage"], "concurrency": data["concurrency"]}
+        if "agents" in data:
+            result = staffing.evaluate(agents=data["agents"], **workload, **options)
+        else:
+            result = staffing.required_agents(
+                target_service_level=data.get("target_service_level"),
+                target_asa_seconds=data.get("target_asa_seconds"),
+                **workload,
+                **options,
+            )
+        return Response(self.OutputSerializer(result).data)

@@ -1,0 +1,475 @@
+"""KPI queries: each function aggregates the ledger in the database and returns plain dicts.
+
+Every function takes a :class:`KpiFilter` (a half-open period ``[start, end)``
+and optional channel, queue, agent, team and category) and a ``group_by``:
+``None`` (one row for the whole period), a time grain (``"hour"``, ``"day"``,
+``"week"`` or ``"month"``, truncated in ``TIME_ZONE``; weeks start on Monday),
+``"channel"``, or a time grain and ``"channel"`` together (``("day",
+"channel")``). Each result row holds its group keys (``period``, an aware
+datetime at the start of the bucket; ``channel``) and the figures. Without
+grouping there is always exactly one row (counts 0, averages ``None``); with
+grouping, groups without rows are absent.
+
+A ledger row belongs to the period, bucket and channel of its own ``at`` and
+``channel`` (copied from the conversation when it was written), so history is
+never rewritten by later moves. The filters select ledger rows:
+
+- ``channel``, ``queue_id``: the channel and queue copied onto the row.
+  ``captured`` and ``filtered`` rows are written before queueing and carry no
+  queue, so under a queue filter they count nothing.
+- ``agent_id``, ``team_id``: the agent on the row (who replied, was assigned,
+  resolved...) and that agent's team. Rows no agent wrote (``captured``,
+  ``filtered``, ``abandoned``) count nothing under these filters.
+- ``category``: the conversation's category. ``filtered`` rows have no
+  conversation, so they count nothing under it.
+
+Ratios (rates, service level, AHT) are divisions of two aggregates of the same
+group, done on the returned figures; they are ``None`` when the denominator is 0.
+Definitions are in README, "KPI definitions"; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, NullIf, Trunc
+from django.utils import timezone
+
+from agents.models import Presence, PresenceChange
+from contactcenter.core.models import OPEN_STATES, Conversation, Event, EventKind
+from contactcenter.errors import Invalid
+from reporting.aggregates import PercentileCont
+
+TIME_GRAINS = ("hour", "day", "week", "month")
+CHANNEL = "channel"
+
+Row = dict[str, Any]
+GroupBy = str | Sequence[str] | None
+
+
+@dataclass(frozen=True)
+class KpiFilter:
+    """Which ledger rows a report reads: ``start <= at < end``, narrowed by the optional fields."""
+
+    start: datetime
+    end: datetime
+    channel: str | None = None
+    queue_id: int | None = None
+    agent_id: int | None = None
+    team_id: int | None = None
+    category: str | None = None
+
+    def __post_init__(self) -> None:
+        if timezone.is_naive(self.start) or timezone.is_naive(self.end):
+            raise Invalid("A report period needs timezone-aware start and end.")
+        if self.start >= self.end:
+            raise Invalid("A report period must end after it starts.")
+
+
+@dataclass(frozen=True)
+class _Grouping:
+    grain: str | None
+    by_channel: bool
+
+    @property
+    def keys(self) -> list[str]:
+        return (["period"] if self.grain else []) + ([CHANNEL] if self.by_channel else [])
+
+
+def _grouping(group_by: GroupBy, *, grains: Iterable[str] = TIME_GRAINS, channel: bool = True) -> _Grouping:
+    names = [group_by] if isinstance(group_by, str) else list(group_by or [])
+    allowed = [*grains, *([CHANNEL] if channel else [])]
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        raise Invalid(f"Cannot group by {', '.join(unknown)}; use {', '.join(allowed)}.")
+    chosen = [name for name in names if name in TIME_GRAINS]
+    if len(chosen) > 1:
+        raise Invalid(f"Group by one time grain at most, not {', '.join(chosen)}.")
+    return _Grouping(chosen[0] if chosen else None, CHANNEL in names)
+
+
+def _aggregate(
+    rows: QuerySet[Any], grouping: _Grouping, aggregates: Mapping[str, Aggregate], *, extra_keys: Sequence[str] = ()
+) -> list[Row]:
+    """One GROUP BY query: ``aggregates`` per group of ``grouping`` and ``extra_keys`` (one row without keys)."""
+    if grouping.grain:
+        tz = timezone.get_default_timezone()
+        rows = rows.annotate(period=Trunc("at", grouping.grain, tzinfo=tz))
+    keys = [*grouping.keys, *extra_keys]
+    if not keys:
+        return [rows.aggregate(**aggregates)]
+    return list(rows.values(*keys).annotate(**aggregates).order_by(*keys))
+
+
+def _ledger(filters: KpiFilter, kinds: Iterable[str]) -> QuerySet[Event]:
+    rows = Event.objects.filter(kind__in=list(kinds), at__gte=filters.start, at__lt=filters.end)
+    if filters.channel is not None:
+        rows = rows.filter(channel=filters.channel)
+    if filters.queue_id is not None:
+        rows = rows.filter(queue_id=filters.queue_id)
+    if filters.agent_id is not None:
+        rows = rows.filter(agent_id=filters.agent_id)
+    if filters.team_id is not None:
+        rows = rows.filter(agent__agent_profile__team_id=filters.team_id)
+    if filters.category is not None:
+        rows = rows.filter(conversation__category=filters.category)
+    return rows
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return None if not denominator else (numerator or 0) / denominator
+
+
+def _count(kind: str, condition: Q | None = None, *, distinct_conversations: bool = False) -> Count:
+    where = Q(kind=kind) & condition if condition is not None else Q(kind=kind)
+    if distinct_conversations:
+        return Count("conversation", distinct=True, filter=where)
+    return Count("id", filter=where)
+
+
+def _seconds_stats(prefix: str, kind: str, seconds: Any) -> dict[str, Aggregate]:
+    only = Q(kind=kind)
+    return {
+        f"{prefix}_count": Count(seconds, filter=only),
+        f"{prefix}_mean_seconds": Avg(seconds, filter=only),
+        f"{prefix}_median_seconds": PercentileCont(seconds, 0.5, filter=only),
+        f"{prefix}_p90_seconds": PercentileCont(seconds, 0.9, filter=only),
+    }
+
+
+# --- Volumes, speed, handle ------------------------------------------------------------------
+
+
+def volumes(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
+    """``captured``: ``captured`` rows (conversations opened); ``filtered``: ``filtered`` rows
+    (posts kept out of the queues); ``handled``: distinct conversations with a
+    ``first_response`` row (answered for the first time in the period).
+    """
+    grouping = _grouping(group_by)
+    rows = _ledger(filters, [EventKind.CAPTURED, EventKind.FILTERED, EventKind.FIRST_RESPONSE])
+    return _aggregate(
+        rows,
+        grouping,
+        {
+            "captured": _count(EventKind.CAPTURED),
+            "filtered": _count(EventKind.FILTERED),
+            "handled": _count(EventKind.FIRST_RESPONSE, distinct_conversations=True),
+        },
+    )
+
+
+def speed(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
+    """First response time and ASA, each as count, mean, median and 90th percentile (seconds).
+
+    - ``first_response_*``: ``first_response`` rows' ``data.since_post_seconds``
+      (the customer's post → our first reply); rows without it are not counted.
+    - ``asa_*``: ``assigned`` rows' ``value_seconds`` (queue entry → assignment);
+      every assignment counts, also a second one after a transfer or reopen.
+
+    Percentiles are ``percentile_cont`` (linear interpolation between ranks):
+    10, 20, 30, 40 give a median of 25 and a 90th percentile of 37.
+    """
+    grouping = _grouping(group_by)
+    # NullIf: on SQLite Django reads a JSON null as the text 'null', which casts to 0.
+    since_post = Cast(NullIf(KeyTextTransform("since_post_seconds", "data"), Value("null")), FloatField())
+    rows = _ledger(filters, [EventKind.FIRST_RESPONSE, EventKind.ASSIGNED])
+    return _aggregate(
+        rows,
+        grouping,
+        _seconds_stats("first_response", EventKind.FIRST_RESPONSE, since_post)
+        | _seconds_stats("asa", EventKind.ASSIGNED, "value_seconds"),
+    )
+
+
+def handle(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
+    """Handle time, wrap-up, transfers and holds.
+
+    - ``handle_seconds``: sum of ``work`` and ``wrap_up`` ``value_seconds``;
+      ``worked``: distinct conversations with a ``work`` or ``wrap_up`` row;
+      ``aht_seconds`` = ``handle_seconds / worked`` (per conversation, not per session).
+    - ``wrap_ups`` and ``average_wrap_up_seconds``: ``wrap_up`` rows and their mean.
+    - ``transfers``: ``transferred`` rows (to a queue or to an agent).
+    - ``holds``: ``reply`` rows. Each agent reply puts the conversation in
+      "waiting on customer" (or, after an earlier reply the customer has not
+      answered, starts that wait again), so every reply counts as one hold.
+    """
+    grouping = _grouping(group_by)
+    timed = Q(kind__in=[EventKind.WORK, EventKind.WRAP_UP])
+    rows = _ledger(filters, [EventKind.WORK, EventKind.WRAP_UP, EventKind.TRANSFERRED, EventKind.REPLY])
+    results = _aggregate(
+        rows,
+        grouping,
+        {
+            "handle_seconds": Sum("value_seconds", filter=timed, default=0.0),
+            "work_seconds": Sum("value_seconds", filter=Q(kind=EventKind.WORK), default=0.0),
+            "wrap_up_seconds": Sum("value_seconds", filter=Q(kind=EventKind.WRAP_UP), default=0.0),
+            "worked": Count("conversation", distinct=True, filter=timed),
+            "wrap_ups": _count(EventKind.WRAP_UP),
+            "average_wrap_up_seconds": Avg("value_seconds", filter=Q(kind=EventKind.WRAP_UP)),
+            "transfers": _count(EventKind.TRANSFERRED),
+            "holds": _count(EventKind.REPLY),
+        },
+    )
+    for row in results:
+        row["aht_seconds"] = _ratio(row["handle_seconds"], row["worked"])
+    return results
+
+
+# --- Abandonment and service level -----------------------------------------------------------
+
+
+def _has_event(kind: str) -> Exists:
+    """The ledger row's conversation has (ever) a row of ``kind``."""
+    return Exists(Event.objects.filter(conversation_id=OuterRef("conversation_id"), kind=kind))
+
+
+def abandonment(filters: KpiFilter, group_by: GroupBy = None, *, short_abandon_seconds: float = 0) -> list[Row]:
+    """Conversations lost before an answer, and their share of those captured.
+
+    - ``withdrawn``: conversations with an ``abandoned`` row (the customer deleted
+      or withdrew the post before an answer) whose wait (``value_seconds``) is at
+      least ``short_abandon_seconds``; a row without a wait counts.
+    - ``short_abandons``: ``abandoned`` rows with a wait under
+      ``short_abandon_seconds``, reported but excluded from ``abandoned``.
+    - ``closed_unanswered``: conversations with a ``closed`` row and no ``reply``
+      row ever (resolved and closed without an answer to the customer). The
+      threshold does not apply: ``closed`` rows measure resolution → close, not a wait.
+    - ``abandoned`` = ``withdrawn + closed_unanswered``;
+      ``abandonment_rate`` = ``abandoned / captured`` (``captured`` rows of the
+      same group).
+    """
+    grouping = _grouping(group_by)
+    waited_long = Q(value_seconds__gte=short_abandon_seconds) | Q(value_seconds__isnull=True)
+    rows = _ledger(filters, [EventKind.CAPTURED, EventKind.ABANDONED, EventKind.CLOSED])
+    results = _aggregate(
+        rows,
+        grouping,
+        {
+            "captured": _count(EventKind.CAPTURED),
+            "withdrawn": _count(EventKind.ABANDONED, waited_long, distinct_conversations=True),
+            "short_abandons": _count(
+                EventKind.ABANDONED, Q(value_seconds__lt=short_abandon_seconds), distinct_conversations=True
+            ),
+            "closed_unanswered": _count(EventKind.CLOSED, ~Q(_has_event(EventKind.REPLY)), distinct_conversations=True),
+        },
+    )
+    for row in results:
+        row["abandoned"] = row["withdrawn"] + row["closed_unanswered"]
+        row["abandonment_rate"] = _ratio(row["abandoned"], row["captured"])
+    return results
+
+
+ABANDON_TREATMENTS = ("ignored", "met", "missed", "after_target")
+
+
+def service_level(filters: KpiFilter, group_by: GroupBy = None, *, abandon_treatment: str = "ignored") -> list[Row]:
+    """Share of conversations first answered by their SLA target (``first_response_due``).
+
+    Only conversations with a ``first_response_due`` take part (no SLA policy, no
+    target). ``answered``: ``first_response`` rows; ``answered_in_time``: those
+    with ``at <= first_response_due``. ``abandoned_before_target`` and
+    ``abandoned_after_target``: ``abandoned`` rows (``at`` against the target) of
+    conversations that never had a first response. ``abandon_treatment``:
+
+    - ``"ignored"``: abandons are left out: ``answered_in_time / answered``;
+    - ``"met"``: every abandon counts as answered in time;
+    - ``"missed"``: every abandon counts as missed;
+    - ``"after_target"``: abandons after the target count as missed, those
+      before it are left out (the customer left before we were late).
+
+    ``eligible`` and ``in_time`` are the denominator and numerator under the
+    treatment; ``service_level = in_time / eligible`` (a fraction, 0.8 = 80 %).
+    """
+    if abandon_treatment not in ABANDON_TREATMENTS:
+        raise Invalid(f"Unknown abandon treatment {abandon_treatment!r}; use one of {', '.join(ABANDON_TREATMENTS)}.")
+    grouping = _grouping(group_by)
+    due = F("conversation__first_response_due")
+    unanswered = ~Q(_has_event(EventKind.FIRST_RESPONSE))
+    rows = _ledger(filters, [EventKind.FIRST_RESPONSE, EventKind.ABANDONED]).filter(
+        conversation__first_response_due__isnull=False
+    )
+    results = _aggregate(
+        rows,
+        grouping,
+        {
+            "answered": _count(EventKind.FIRST_RESPONSE),
+            "answered_in_time": _count(EventKind.FIRST_RESPONSE, Q(at__lte=due)),
+            "abandoned_before_target": _count(EventKind.ABANDONED, Q(at__lte=due) & unanswered),
+            "abandoned_after_target": _count(EventKind.ABANDONED, Q(at__gt=due) & unanswered),
+        },
+    )
+    for row in results:
+        before, after = row["abandoned_before_target"], row["abandoned_after_target"]
+        eligible, in_time = row["answered"], row["answered_in_time"]
+        if abandon_treatment == "met":
+            eligible, in_time = eligible + before + after, in_time + before + after
+        elif abandon_treatment == "missed":
+            eligible += before + after
+        elif abandon_treatment == "after_target":
+            eligible += after
+        row.update(eligible=eligible, in_time=in_time, service_level=_ratio(in_time, eligible))
+    return results
+
+
+# --- Resolution and backlog ------------------------------------------------------------------
+
+
+def resolution(filters: KpiFilter, group_by: GroupBy = None, *, fcr_window_hours: float = 72) -> list[Row]:
+    """Cases opened and resolved, first-contact resolution, reopens, escalations, dispatches.
+
+    - ``opened``: ``captured`` rows; ``resolved``, ``closed``, ``reopened``,
+      ``escalations``: rows of those kinds; ``dispatches``: ``resolved`` rows
+      with ``data.disposition == "dispatched"``.
+    - ``first_contact_resolved``: ``resolved`` rows (at time ``T``) whose
+      conversation has no ``reopened`` row at or before ``T + window`` (neither an
+      earlier reopen nor one within the window), and whose contact starts no
+      other conversation with ``T < created_at <= T + window``. A resolution
+      less than a window ago may still lose its place later.
+    - ``fcr_rate`` = ``first_contact_resolved / resolved``;
+      ``reopen_rate`` = ``reopened / resolved`` (rows of the same group).
+    """
+    grouping = _grouping(group_by)
+    window = timedelta(hours=fcr_window_hours)
+    window_end = OuterRef("at") + window
+    reopened = Exists(
+        Event.objects.filter(conversation_id=OuterRef("conversation_id"), kind=EventKind.REOPENED, at__lte=window_end)
+    )
+    came_back = Exists(
+        Conversation.objects.filter(
+            contact_id=OuterRef("conversation__contact_id"), created_at__gt=OuterRef("at"), created_at__lte=window_end
+        )
+    )
+    rows = _ledger(
+        filters,
+        [EventKind.CAPTURED, EventKind.RESOLVED, EventKind.CLOSED, EventKind.REOPENED, EventKind.ESCALATED],
+    )
+    results = _aggregate(
+        rows,
+        grouping,
+        {
+            "opened": _count(EventKind.CAPTURED),
+            "resolved": _count(EventKind.RESOLVED),
+            "closed": _count(EventKind.CLOSED),
+            "first_contact_resolved": _count(EventKind.RESOLVED, ~Q(reopened) & ~Q(came_back)),
+            "reopened": _count(EventKind.REOPENED),
+            "escalations": _count(EventKind.ESCALATED),
+            "dispatches": _count(EventKind.RESOLVED, Q(data__disposition="dispatched")),
+        },
+    )
+    for row in results:
+        row["fcr_rate"] = _ratio(row["first_contact_resolved"], row["resolved"])
+        row["reopen_rate"] = _ratio(row["reopened"], row["resolved"])
+    return results
+
+
+AGE_BUCKETS: tuple[tuple[str, timedelta | None, timedelta | None], ...] = (
+    ("under_1h", None, timedelta(hours=1)),
+    ("1h_to_4h", timedelta(hours=1), timedelta(hours=4)),
+    ("4h_to_24h", timedelta(hours=4), timedelta(hours=24)),
+    ("1d_to_3d", timedelta(hours=24), timedelta(hours=72)),
+    ("over_3d", timedelta(hours=72), None),
+)
+"""Backlog age buckets ``(name, from, to)``: ``from <= now - created_at < to``."""
+
+
+def backlog_aging(
+    filters: KpiFilter | None = None, group_by: GroupBy = None, *, now: datetime | None = None
+) -> list[Row]:
+    """Open conversations (new, queued, assigned, waiting) now, by age since ``created_at``.
+
+    One row (or one per channel with ``group_by="channel"``) with ``total``,
+    ``oldest_created_at`` and a count per :data:`AGE_BUCKETS` bucket. The
+    filter's period is ignored (this is the state now); channel, queue and
+    category are the conversation's current ones, agent and team its assigned
+    agent's.
+    """
+    grouping = _grouping(group_by, grains=())
+    now = now or timezone.now()
+    rows = Conversation.objects.filter(state__in=OPEN_STATES)
+    if filters is not None:
+        if filters.channel is not None:
+            rows = rows.filter(channel=filters.channel)
+        if filters.queue_id is not None:
+            rows = rows.filter(queue_id=filters.queue_id)
+        if filters.agent_id is not None:
+            rows = rows.filter(assigned_agent_id=filters.agent_id)
+        if filters.team_id is not None:
+            rows = rows.filter(assigned_agent__agent_profile__team_id=filters.team_id)
+        if filters.category is not None:
+            rows = rows.filter(category=filters.category)
+    buckets: dict[str, Aggregate] = {}
+    for name, older_than, younger_than in AGE_BUCKETS:
+        age = Q()
+        if older_than is not None:
+            age &= Q(created_at__lte=now - older_than)
+        if younger_than is not None:
+            age &= Q(created_at__gt=now - younger_than)
+        buckets[name] = Count("id", filter=age)
+    return _aggregate(rows, grouping, {"total": Count("id"), "oldest_created_at": Min("created_at"), **buckets})
+
+
+# --- Agents ------------------------------------------------------------------------------
+
+
+def agent_time(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
+    """Time in each presence state, handle time and occupancy, one row per agent (and time bucket).
+
+    - ``<state>_seconds`` (offline, available, busy, away): the sum of
+      ``PresenceChange.previous_seconds`` of changes *out of* that state in the
+      period. A stretch counts whole in the bucket where it ended; the state an
+      agent is in now counts once it ends.
+    - ``staffed_seconds`` = available + busy.
+    - ``handle_seconds``: the agent's ``work`` and ``wrap_up`` rows (as :func:`handle`).
+    - ``occupancy`` = ``handle_seconds / staffed_seconds``; above 1 when the
+      agent works several conversations at once.
+
+    ``agent_id`` is the user's id (as on ledger rows). Channel, queue and
+    category filters apply to handle time only. ``group_by`` may be a time
+    grain; rows are always per agent.
+    """
+    grouping = _grouping(group_by, channel=False)
+    keys = [*grouping.keys, "agent_id"]
+    changes = PresenceChange.objects.filter(at__gte=filters.start, at__lt=filters.end)
+    if filters.agent_id is not None:
+        changes = changes.filter(agent__user_id=filters.agent_id)
+    if filters.team_id is not None:
+        changes = changes.filter(agent__team_id=filters.team_id)
+    by_state = {
+        f"{state}_seconds": Sum("previous_seconds", filter=Q(previous=state), default=0.0) for state in Presence.values
+    }
+    presence_rows = _aggregate(changes, grouping, by_state, extra_keys=["agent__user_id"])
+    for row in presence_rows:
+        row["agent_id"] = row.pop("agent__user_id")
+    work = _ledger(filters, [EventKind.WORK, EventKind.WRAP_UP]).filter(agent_id__isnull=False)
+    work_rows = _aggregate(work, grouping, {"handle_seconds": Sum("value_seconds", default=0.0)}, extra_keys=keys[-1:])
+
+    # Join the two small aggregated results on their group keys.
+    merged: dict[tuple[Any, ...], Row] = {}
+    empty_presence = dict.fromkeys(by_state, 0.0)
+    for row in presence_rows + work_rows:
+        key = tuple(row[k] for k in keys)
+        merged.setdefault(key, {**dict(zip(keys, key, strict=True)), **empty_presence, "handle_seconds": 0.0})
+        merged[key].update({k: v for k, v in row.items() if k not in keys})
+    results = [merged[key] for key in sorted(merged)]  # keys are never None: rows have a time and an agent
+    for row in results:
+        row["staffed_seconds"] = row["available_seconds"] + row["busy_seconds"]
+        row["occupancy"] = _ratio(row["handle_seconds"], row["staffed_seconds"])
+    return results
