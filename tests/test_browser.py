@@ -26,7 +26,8 @@ from typing import Any, TypeVar
 import pytest
 import requests
 import uvicorn
-from django.db import connections
+from asgiref.sync import ThreadSensitiveContext
+from django.db import connection, connections
 from django.utils import timezone
 from requests_mock import Mocker
 
@@ -94,11 +95,12 @@ def free_port() -> int:
 
 @pytest.fixture
 def live_settings(settings: Any) -> Iterator[None]:
+    """X's webhook secret and API credentials, and the embedded topology whatever the environment."""
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
     settings.X_CONSUMER_SECRET = CONSUMER_SECRET
     settings.PLATFORM_CREDENTIALS = {"x": CREDENTIALS, "facebook": {}}
-    # The embedded topology, also when the suite runs with REDIS_URL: tasks run in the
-    # server after commit, and events travel through the in-process channel layer.
+    # Also when the suite runs with REDIS_URL: tasks run in the server after commit (there
+    # is no worker), and events travel through the in-process layer to the browser.
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
@@ -108,11 +110,36 @@ def live_settings(settings: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def live_url(transactional_db: None, live_settings: None) -> Iterator[str]:
+def django_thread(transactional_db: None) -> Iterator[ThreadPoolExecutor]:
+    """One thread for Django's sync code in the server, and for the test's own reads while Playwright runs.
+
+    On SQLite the test database lives in memory, shared between connections through
+    SQLite's shared cache, where a connection that meets another's lock fails at once
+    ("database table is locked") instead of waiting, as it would on the file database
+    the embedded server uses. So on SQLite the server runs all its sync code (views,
+    the consumer's database calls) in this one thread: one connection, no locks to meet.
+    On PostgreSQL requests run concurrently, as in production.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="django") as executor:
+        yield executor
+
+
+def one_thread(app: Any, executor: ThreadPoolExecutor) -> Any:
+    """``app`` with every thread-sensitive sync call (all of Django's) run by ``executor``."""
+
+    async def serve(scope: Any, receive: Any, send: Any) -> None:
+        async with ThreadSensitiveContext(executor=executor):
+            await app(scope, receive, send)
+
+    return serve
+
+
+@pytest.fixture
+def live_url(django_thread: ThreadPoolExecutor, live_settings: None) -> Iterator[str]:
     """The ASGI app on a free port, served from a thread of this process."""
+    app = one_thread(application, django_thread) if connection.vendor == "sqlite" else application
     port = free_port()
-    config = uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -157,17 +184,18 @@ def new_context(live_url: str) -> Iterator[Callable[[], Any]]:
 
     Chromium starts at the first call, once the test's data is in place: from then on,
     Playwright's sync API marks its event loop as running in this thread between its
-    calls, and Django refuses database work here (see ``outside_playwright``).
+    calls, and Django refuses database work here (see ``read_db``).
     """
-    started: list[Any] = []
+    driver: Any = None
+    browser: Any = None
     contexts: list[Any] = []
 
     def make() -> Any:
-        if not started:
+        nonlocal driver, browser
+        if browser is None:
             driver = playwright.sync_playwright().start()
-            started.append(driver)
-            started.append(driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS))
-        context = started[1].new_context(base_url=live_url)
+            browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=live_url)
         context.set_default_timeout(WAIT_MS)
         contexts.append(context)
         return context
@@ -175,22 +203,26 @@ def new_context(live_url: str) -> Iterator[Callable[[], Any]]:
     yield make
     for context in contexts:
         context.close()
-    if started:
-        started[1].close()
-        started[0].stop()
+    if browser is not None:
+        browser.close()
+        driver.stop()
 
 
-def outside_playwright(read: Callable[[], T]) -> T:
-    """Run database code in a thread of its own: not in this one while Playwright's loop runs here."""
+@pytest.fixture
+def read_db(django_thread: ThreadPoolExecutor) -> Callable[[Callable[[], T]], T]:
+    """Run a database read in the Django thread: Django refuses this one while Playwright's loop runs here."""
 
-    def run() -> T:
-        try:
-            return read()
-        finally:
-            connections.close_all()
+    def read(query: Callable[[], T]) -> T:
+        def run() -> T:
+            try:
+                return query()
+            finally:
+                if connection.vendor != "sqlite":
+                    connections.close_all()  # as the server closes its own after each request
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
+        return django_thread.submit(run).result()
+
+    return read
 
 
 # --- Data -----------------------------------------------------------------------------------
@@ -307,7 +339,13 @@ def type_and_settle(page: Any, field: Any, text: str, url_part: str) -> None:
 
 
 def test_a_new_tweet_appears_live_and_is_answered_with_a_template_and_resolved(
-    new_context: Callable[[], Any], live_url: str, x_api: Mocker, x_account: SocialAccount, queue: Queue, agent: Any
+    new_context: Callable[[], Any],
+    live_url: str,
+    read_db: Callable[[Callable[[], Any]], Any],
+    x_api: Mocker,
+    x_account: SocialAccount,
+    queue: Queue,
+    agent: Any,
 ) -> None:
     available(agent)
     ResponseTemplate.objects.create(
@@ -321,7 +359,7 @@ def test_a_new_tweet_appears_live_and_is_answered_with_a_template_and_resolved(
     delivered = time.monotonic()
     expect(inbox_rows(page)).to_have_count(1, timeout=LIVE * 1000)
     assert time.monotonic() - delivered <= LIVE
-    conversation = outside_playwright(Conversation.objects.get)
+    conversation = read_db(Conversation.objects.get)
     assert conversation.state == S.ASSIGNED and conversation.assigned_agent_id == agent.pk
     expect(inbox_rows(page)).to_contain_text("still offline in Leeds")
 
@@ -340,9 +378,9 @@ def test_a_new_tweet_appears_live_and_is_answered_with_a_template_and_resolved(
 
     expect(page.locator(".flash")).to_contain_text("Replied and resolved.")
     assert tweets_posted(x_api) == [{"text": expected, "reply": {"in_reply_to_tweet_id": tweet_id}}]
-    conversation = outside_playwright(Conversation.objects.get)
+    conversation = read_db(Conversation.objects.get)
     assert conversation.state == S.RESOLVED and conversation.disposition == "answered"
-    sent = outside_playwright(Message.objects.filter(direction=Direction.OUTBOUND).get)
+    sent = read_db(Message.objects.filter(direction=Direction.OUTBOUND).get)
     assert (sent.delivery, sent.external_id, sent.text) == (Delivery.SENT, POSTED_ID, expected)
     expect(page.locator(".heading .pill")).to_have_text("Resolved")
     expect(page.locator(f"#m{sent.pk} .badge")).to_have_text(f"Posted · {POSTED_ID}")
@@ -351,6 +389,7 @@ def test_a_new_tweet_appears_live_and_is_answered_with_a_template_and_resolved(
 def test_a_trainees_reply_is_posted_as_the_supervisor_edited_it(
     new_context: Callable[[], Any],
     live_url: str,
+    read_db: Callable[[Callable[[], Any]], Any],
     x_api: Mocker,
     x_account: SocialAccount,
     queue: Queue,
@@ -368,7 +407,7 @@ def test_a_trainees_reply_is_posted_as_the_supervisor_edited_it(
     trainee_page.locator("[data-reply]").fill("hi priya we will check ur bill")
     trainee_page.get_by_role("button", name="Send").click()
     expect(trainee_page.locator(".flash")).to_contain_text("waits for a supervisor's approval")
-    held = outside_playwright(Message.objects.filter(direction=Direction.OUTBOUND).get)
+    held = read_db(Message.objects.filter(direction=Direction.OUTBOUND).get)
     assert held.delivery == Delivery.PENDING_APPROVAL
     assert tweets_posted(x_api) == []
 
@@ -381,7 +420,7 @@ def test_a_trainees_reply_is_posted_as_the_supervisor_edited_it(
 
     expect(supervisor_page.locator(".flash")).to_contain_text("Approved: the reply is on its way.")
     assert tweets_posted(x_api) == [{"text": edited, "reply": {"in_reply_to_tweet_id": tweet_id}}]
-    held = outside_playwright(Message.objects.filter(direction=Direction.OUTBOUND).get)
+    held = read_db(Message.objects.filter(direction=Direction.OUTBOUND).get)
     assert (held.delivery, held.external_id, held.text, held.reviewed_by_id) == (
         Delivery.SENT,
         POSTED_ID,

@@ -57,10 +57,14 @@
     });
   }, 250);
 
+  var latestSearch = 0;
   function showTemplates(query) {
+    var search = ++latestSearch;
     fetch(composer.getAttribute("data-templates") + "?q=" + encodeURIComponent(query), {credentials: "same-origin"})
       .then(function (r) { return r.json(); })
       .then(function (data) {
+        // An answer to an older keystroke, or to a "/" the agent has since replaced, is dropped.
+        if (search !== latestSearch || reply.value.charAt(0) !== "/") { return; }
         suggestions.textContent = "";
         data.templates.forEach(function (t, index) {
           var item = document.createElement("li");
@@ -80,6 +84,7 @@
   }
 
   function useTemplate(item) {
+    latestSearch++;  // results still on their way no longer apply
     reply.value = item.getAttribute("data-template-text");
     suggestions.hidden = true;
     reply.focus();
@@ -161,7 +166,12 @@
   }
   var work = document.querySelector("[data-work-close]");
   if (work) {
+    // Submitting a form here (reply, note, escalate) comes straight back to this
+    // conversation: the agent is still working it, so that is not leaving it.
+    var stayingOn = false;
+    document.addEventListener("submit", function () { stayingOn = true; }, true);
     window.addEventListener("pagehide", function () {
+      if (stayingOn) { return; }
       var body = new FormData();
       body.append("csrfmiddlewaretoken", csrf());
       navigator.sendBeacon(work.getAttribute("data-work-close"), body);
