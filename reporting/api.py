@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from django import forms
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,7 +14,10 @@ from rest_framework.views import APIView
 
 from contactcenter.api.permissions import IsSupervisor
 from contactcenter.api.schema import error_responses
+from contactcenter.errors import NotFound
 from reporting import staffing
+from reporting.forms import NO_GROUPING, REPORTS, ReportForm
+from reporting.kpis import TIME_GRAINS
 
 DEFAULT_ANSWER_SECONDS = 20.0
 
@@ -111,3 +116,83 @@ class ErlangCView(APIView):
                 **options,
             )
         return Response(self.OutputSerializer(result).data)
+
+
+def _report_parameters() -> list[OpenApiParameter]:
+    """The query parameters, read off :class:`ReportForm` (which validates them) so the two never drift apart."""
+    types = {forms.DateField: OpenApiTypes.DATE, forms.BooleanField: OpenApiTypes.BOOL}
+    parameters = [
+        OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(REPORTS), description="The report.")
+    ]
+    for name, field in ReportForm.base_fields.items():
+        kind = next((schema for cls, schema in types.items() if isinstance(field, cls)), OpenApiTypes.STR)
+        if isinstance(field, forms.ModelChoiceField):
+            kind = OpenApiTypes.INT
+        choices = None
+        if type(field) is forms.ChoiceField:
+            choices = [value for value, _ in cast(list[tuple[str, str]], field.choices) if value]
+        parameters.append(
+            OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=str(field.help_text), enum=choices)
+        )
+    return parameters
+
+
+@extend_schema_serializer(component_name="ReportFilters")
+class ReportFiltersSerializer(serializers.Serializer):
+    """The filters a report applied (module level: a nested class cannot see its sibling)."""
+
+    start = serializers.DateField(help_text="First day of the period.")
+    end = serializers.DateField(help_text="Last day of the period (included).")
+    group_by = serializers.ChoiceField(
+        choices=[NO_GROUPING, *TIME_GRAINS],
+        help_text="The time grain applied (always none for the backlog, a snapshot of now).",
+    )
+    by_channel = serializers.BooleanField()
+    channel = serializers.CharField(allow_null=True)
+    queue = serializers.IntegerField(allow_null=True)
+    agent = serializers.IntegerField(allow_null=True, help_text="The agent's user id.")
+    team = serializers.IntegerField(allow_null=True)
+    category = serializers.CharField(allow_null=True)
+
+
+class ReportView(APIView):
+    """One historical report (``reporting.forms.REPORTS``) as JSON, with the parameters of the report pages."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema_serializer(component_name="Report")
+    class OutputSerializer(serializers.Serializer):
+        report = serializers.ChoiceField(choices=list(REPORTS))
+        filters = ReportFiltersSerializer()
+        rows = serializers.ListField(
+            child=serializers.DictField(),
+            help_text=(
+                "One object per group (one in all without grouping): the group keys `period` (start of the bucket) "
+                "and `channel`, then the report's figures as defined in README, 'KPI definitions'. "
+                "Times in seconds, rates as fractions, null when there is nothing to divide by."
+            ),
+        )
+
+    @extend_schema(
+        operation_id="reports_retrieve",
+        tags=["reports"],
+        summary="A historical report",
+        description=(
+            "`volumes`, `speed`, `handle`, `abandonment`, `service-level`, `resolution` or `backlog` over a period "
+            "of whole days (default: the last 7, today included; at most 366), grouped by a time grain and/or "
+            "channel, filtered by channel, queue, agent, team and category. Supervisors and admins only."
+        ),
+        parameters=_report_parameters(),
+        responses={200: OutputSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        report = REPORTS.get(name)
+        if report is None:
+            raise NotFound(f"There is no report named {name!r}.")
+        form = ReportForm.from_query(request.query_params)
+        if not form.is_valid():
+            raise serializers.ValidationError(
+                {field: [str(error) for error in errors] for field, errors in form.errors.items()}
+            )
+        body = {"report": name, "filters": form.applied(report), "rows": form.run(report)}
+        return Response(self.OutputSerializer(body).data)

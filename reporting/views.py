@@ -1,13 +1,25 @@
-"""The live overview: open conversations and counts by state, refreshed over the websocket."""
+"""The live overview (open conversations and counts by state, refreshed over the websocket) and the reports."""
 
 from __future__ import annotations
+
+import csv
+from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString
 
 from agents.roles import is_supervisor
+from contactcenter.core.models import Channel
 from contactcenter.core.queries import live_conversations, state_counts
+from contactcenter.errors import NotFound, PermissionDenied
+from reporting import charts
+from reporting.forms import GROUP_COLUMNS, REPORTS, Report, ReportForm
+from reporting.kpis import Row
 
 
 @login_required
@@ -29,3 +41,148 @@ def _live_context(request: HttpRequest) -> dict[str, object]:
         "counts": state_counts(request.user),
         "sees_everything": is_supervisor(request.user),
     }
+
+
+# --- Historical reports ------------------------------------------------------------------------
+
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet reads a cell starting with one of these as a formula (CSV injection)."""
+
+
+def _require_supervisor(request: HttpRequest) -> None:
+    if not is_supervisor(request.user):
+        raise PermissionDenied("Only supervisors and admins see reports.")
+
+
+@login_required
+def reports_index(request: HttpRequest) -> HttpResponse:
+    _require_supervisor(request)
+    form = ReportForm.from_query(request.GET)
+    form.is_valid()  # shows its errors, if any; the links carry the query as given
+    query = request.GET.urlencode()
+    links = [(report, f"{reverse('report', args=[report.name])}?{query}") for report in REPORTS.values()]
+    return render(request, "reporting/reports_index.html", {"form": form, "links": links})
+
+
+@login_required
+def report_page(request: HttpRequest, name: str) -> HttpResponse:
+    """One report as a page (table and chart) or, with ``?format=csv``, as CSV; bad input re-renders the form."""
+    _require_supervisor(request)
+    report = REPORTS.get(name) or _no_such_report(name)
+    form = ReportForm.from_query(request.GET)
+    if not form.is_valid():
+        return render(request, "reporting/report.html", {"report": report, "form": form, "reports": REPORTS.values()})
+    rows, grain = form.run(report), form.grain(report)
+    keys = report.column_keys(form.group_keys(report))
+    if request.GET.get("format") == "csv":
+        return _csv_response(report, keys, rows, form)
+    return render(request, "reporting/report.html", _report_context(request, report, form, keys, rows, grain))
+
+
+def _no_such_report(name: str) -> Report:
+    raise NotFound(f"There is no report named {name!r}.")
+
+
+def _report_context(
+    request: HttpRequest, report: Report, form: ReportForm, keys: list[str], rows: list[Row], grain: str | None
+) -> dict[str, object]:
+    columns = [GROUP_COLUMNS.get(key) or report.column(key) for key in keys]
+    csv_query = request.GET.copy()
+    csv_query["format"] = "csv"
+    return {
+        "report": report,
+        "reports": REPORTS.values(),
+        "form": form,
+        "columns": columns,
+        "table": [[_cell(row.get(column.key), column.kind, grain) for column in columns] for row in rows],
+        "chart": _chart(report, rows, grain, form),
+        "csv_url": f"?{csv_query.urlencode()}",
+        "api_url": f"{reverse('api-report', args=[report.name])}?{request.GET.urlencode()}",
+    }
+
+
+def _chart(report: Report, rows: list[Row], grain: str | None, form: ReportForm) -> SafeString:
+    kind = report.column(report.chart[0]).kind
+    scale, unit = (100.0, "%") if kind == "rate" else (1.0, "s" if kind == "seconds" else "")
+    labels = [_row_label(row, grain) for row in rows]
+    if not report.over_period:
+        # A snapshot (backlog): the buckets along the axis, one series per row (all channels, or each channel).
+        series = [
+            charts.Series(label, [row[key] for key in report.chart]) for label, row in zip(labels, rows, strict=True)
+        ]
+        labels = [report.column(key).label for key in report.chart]
+    else:
+        series = [
+            charts.Series(
+                report.column(key).label,
+                [None if row.get(key) is None else float(row[key]) * scale for row in rows],
+            )
+            for key in report.chart
+        ]
+    return charts.chart(f"{report.title}: {_describe(form)}", labels, series, unit=unit)
+
+
+def _row_label(row: Row, grain: str | None) -> str:
+    parts = []
+    if "period" in row:
+        parts.append(_cell(row["period"], "period", grain))
+    if "channel" in row:
+        parts.append(_cell(row["channel"], "channel", grain))
+    return " · ".join(parts) or "All"
+
+
+def _describe(form: ReportForm) -> str:
+    """The period and the filters in words, for the chart's title."""
+    data = form.cleaned_data
+    words = [f"{data['start']:%Y-%m-%d} to {data['end']:%Y-%m-%d}"]
+    if data["channel"]:
+        words.append(_cell(data["channel"], "channel", None))
+    for key in ("queue", "agent", "team"):
+        if data[key]:
+            words.append(f"{key} {form.fields[key].label_from_instance(data[key])}")  # type: ignore[attr-defined]
+    if data["category"]:
+        words.append(f"category {data['category']}")
+    return ", ".join(words)
+
+
+_PERIOD_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%Y-%m"}
+
+
+def _cell(value: Any, kind: str, grain: str | None) -> str:
+    """A figure as text for the table and chart (raw values go to CSV and JSON)."""
+    if value is None:
+        return "—"
+    if kind == "period":
+        return timezone.localtime(value).strftime(_PERIOD_FORMATS.get(grain or "", "%Y-%m-%d %H:%M"))
+    if kind == "datetime":
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if kind == "channel":
+        return str(Channel(value).label) if value in Channel.values else str(value)
+    if kind == "seconds":
+        return f"{value:,.1f} s"
+    if kind == "rate":
+        return f"{value * 100:.1f} %"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _csv_response(report: Report, keys: list[str], rows: list[Row], form: ReportForm) -> HttpResponse:
+    data = form.cleaned_data
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{report.name}-{data["start"]:%Y-%m-%d}-{data["end"]:%Y-%m-%d}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow(keys)
+    for row in rows:
+        writer.writerow([_csv_value(row.get(key)) for key in keys])
+    return response
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
+        return f"'{value}"
+    return value

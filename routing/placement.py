@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
-from contactcenter.core.models import Contact, Conversation, Identity
+from contactcenter.core.models import Contact, Identity
 from contactcenter.core.posts import InboundPost, Triage
 from routing.models import Queue, RoutingRule
 from routing.sla import Calendar
@@ -112,10 +111,8 @@ class Placer:
         )
 
 
-def contact_facts(
-    posts: Sequence[InboundPost], *, window_hours: int | None = None
-) -> dict[tuple[str, str], ContactFacts]:
-    """What routing needs to know of each known author, in three queries."""
+def contact_facts(posts: Sequence[InboundPost]) -> dict[tuple[str, str], ContactFacts]:
+    """What routing needs to know of each known author (VIP, tags, their last agent), in two queries."""
     keys = {(p.author.platform, p.author.external_id) for p in posts}
     by_platform: dict[str, list[str]] = {}
     for platform, external_id in keys:
@@ -129,29 +126,17 @@ def contact_facts(
     if not contact_of:
         return {}
     contacts = {
-        c["pk"]: c for c in Contact.objects.filter(pk__in=set(contact_of.values())).values("pk", "is_vip", "tags")
-    }
-    hours = (
-        window_hours if window_hours is not None else max([q.sticky_window_hours for q in Queue.objects.all()] or [0])
-    )
-    last_agent: dict[int, tuple[int, Any]] = {}
-    if hours:
-        since = timezone.now() - timedelta(hours=hours)
-        rows = (
-            Conversation.objects.filter(contact_id__in=set(contact_of.values()), updated_at__gte=since)
-            .filter(Q(last_agent__isnull=False) | Q(assigned_agent__isnull=False))
-            .order_by("updated_at")
-            .values_list("contact_id", "assigned_agent_id", "last_agent_id", "updated_at")
+        c["pk"]: c
+        for c in Contact.objects.filter(pk__in=set(contact_of.values())).values(
+            "pk", "is_vip", "tags", "last_agent_id", "last_agent_at"
         )
-        for contact_id, assigned, last, updated in rows:
-            last_agent[contact_id] = (assigned or last, updated)  # the latest wins
+    }
     facts = {}
     for key, contact_id in contact_of.items():
         contact: dict[str, Any] = dict(contacts.get(contact_id) or {})
-        agent = last_agent.get(contact_id)
         tags = tuple(t for t in contact.get("tags") or [] if isinstance(t, str))
         facts[key] = ContactFacts(
-            contact_id, bool(contact.get("is_vip")), tags, agent[0] if agent else None, agent[1] if agent else None
+            contact_id, bool(contact.get("is_vip")), tags, contact.get("last_agent_id"), contact.get("last_agent_at")
         )
     return facts
 

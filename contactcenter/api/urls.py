@@ -8,4 +8,5 @@ from reporting import api as reporting_api
 
 urlpatterns = [
     path("staffing/erlang-c", reporting_api.ErlangCView.as_view(), name="api-staffing-erlang-c"),
+    path("reports/<slug:name>/", reporting_api.ReportView.as_view(), name="api-report"),
 ]

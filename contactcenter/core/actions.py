@@ -311,10 +311,10 @@ def do_assign_conversations(
     transition = TRANSITIONS["assign"]
     with transaction.atomic():
         rows = {
-            pk: (channel, queue_id, queued_at)
-            for pk, channel, queue_id, queued_at in Conversation.objects.select_for_update()
+            pk: (channel, queue_id, queued_at, contact_id)
+            for pk, channel, queue_id, queued_at, contact_id in Conversation.objects.select_for_update()
             .filter(pk__in=[a[0] for a in assignments], state__in=transition.sources)
-            .values_list("pk", "channel", "queue_id", "queued_at")
+            .values_list("pk", "channel", "queue_id", "queued_at", "contact_id")
         }
         moving = [a for a in assignments if a[0] in rows]
         update_rows(
@@ -338,6 +338,13 @@ def do_assign_conversations(
                 for pk, agent_id, _, reason in moving
             ],
             returning_ids=False,
+        )
+        # The customer's agent, for sticky routing when they come back (the last one wins).
+        agent_of_contact = {rows[pk][3]: agent_id for pk, agent_id, _, _ in moving}
+        update_rows(
+            Contact,
+            ["last_agent", "last_agent_at"],
+            [(contact_id, agent_id, now) for contact_id, agent_id in sorted(agent_of_contact.items())],
         )
         announce_conversations([(pk, agent_id) for pk, agent_id, _, _ in moving])
     return [a[0] for a in moving]
@@ -367,6 +374,7 @@ def do_transfer_to_agent(
     if agent.pk == conversation.assigned_agent_id:
         raise Invalid("The conversation is already with that agent.")
     now = timezone.now()
+    Contact.objects.filter(pk=conversation.contact_id).update(last_agent=agent, last_agent_at=now)
     return do_transition(
         conversation,
         "transfer_to_agent",

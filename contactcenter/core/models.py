@@ -53,6 +53,16 @@ class Contact(models.Model):
     tags = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    last_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        help_text="Who last worked with this customer: a returning customer goes back to them.",
+    )
+    last_agent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["display_name", "id"]
@@ -138,7 +148,9 @@ class Conversation(models.Model):
     queue and the SLA watch never need to read the ledger.
     """
 
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="conversations")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="conversations", db_index=False
+    )  # served by conversation_contact_recent
     channel = models.CharField(max_length=32, choices=Channel.choices)
     thread_key = models.CharField(
         max_length=200,
@@ -232,6 +244,8 @@ class Conversation(models.Model):
                 name="queued_by_urgency",
                 condition=Q(state="queued"),
             ),
+            # A customer's journey, newest first, and "did they write lately?".
+            models.Index(fields=["contact", "-created_at"], name="conversation_contact_recent"),
             # An agent's inbox: their conversations by state.
             models.Index(fields=["assigned_agent", "state"], name="conversation_agent_state"),
         ]

@@ -1,0 +1,330 @@
+"""What a report request is: the reports on offer and the form that parses their parameters.
+
+The same :class:`ReportForm` reads the query string of the report pages
+(``/reports/<name>/``, HTML and CSV) and of the REST API
+(``/api/v1/reports/<name>/``), so both accept the same parameters and refuse
+the same bad input. Each :class:`Report` names the KPI function of
+``reporting.kpis`` it runs and how its figures are shown; the KPIs themselves
+are defined there (and in README, "KPI definitions").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils import timezone
+
+from agents.models import Team
+from contactcenter.core.models import Channel
+from reporting import kpis
+from reporting.kpis import CHANNEL, TIME_GRAINS, GroupBy, KpiFilter, Row
+from routing.models import Queue
+
+DEFAULT_DAYS = 7
+MAX_DAYS = 366
+NO_GROUPING = "none"
+
+
+# --- The reports ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One figure of a report row: its key in the KPI row, a heading and how to show it.
+
+    ``kind``: ``period`` and ``channel`` (group keys), ``count``, ``seconds``,
+    ``rate`` (a fraction, shown as a percentage) or ``datetime``.
+    """
+
+    key: str
+    label: str
+    kind: str = "count"
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    title: str
+    description: str
+    kpi: Callable[..., list[Row]]
+    columns: tuple[Column, ...]
+    chart: tuple[str, ...]
+    """Keys of the columns drawn in the chart (all of one kind)."""
+    over_period: bool = True
+    """False for a snapshot of now (backlog): the period and time grouping do not apply."""
+
+    def column_keys(self, group_keys: list[str]) -> list[str]:
+        return [*group_keys, *(column.key for column in self.columns)]
+
+    def column(self, key: str) -> Column:
+        return next(column for column in self.columns if column.key == key)
+
+
+_PERIOD = Column("period", "Period", "period")
+_CHANNEL = Column("channel", "Channel", "channel")
+GROUP_COLUMNS = {"period": _PERIOD, "channel": _CHANNEL}
+
+
+def _seconds(prefix: str, label: str) -> tuple[Column, ...]:
+    return (
+        Column(f"{prefix}_count", f"{label}: count"),
+        Column(f"{prefix}_mean_seconds", f"{label}: mean", "seconds"),
+        Column(f"{prefix}_median_seconds", f"{label}: median", "seconds"),
+        Column(f"{prefix}_p90_seconds", f"{label}: 90th percentile", "seconds"),
+    )
+
+
+REPORTS: dict[str, Report] = {
+    report.name: report
+    for report in (
+        Report(
+            "volumes",
+            "Volumes",
+            "Conversations captured, posts filtered out, conversations answered.",
+            kpis.volumes,
+            (Column("captured", "Captured"), Column("filtered", "Filtered"), Column("handled", "Handled")),
+            chart=("captured", "filtered", "handled"),
+        ),
+        Report(
+            "speed",
+            "Speed",
+            "First response time and average speed of answer (queue entry to assignment).",
+            kpis.speed,
+            _seconds("first_response", "First response") + _seconds("asa", "ASA"),
+            chart=("first_response_median_seconds", "first_response_p90_seconds", "asa_median_seconds"),
+        ),
+        Report(
+            "handle",
+            "Handle time",
+            "Average handle time (work and wrap-up), wrap-ups, transfers and holds.",
+            kpis.handle,
+            (
+                Column("aht_seconds", "AHT", "seconds"),
+                Column("handle_seconds", "Handle time", "seconds"),
+                Column("work_seconds", "Work", "seconds"),
+                Column("wrap_up_seconds", "Wrap-up", "seconds"),
+                Column("worked", "Conversations worked"),
+                Column("wrap_ups", "Wrap-ups"),
+                Column("average_wrap_up_seconds", "Average wrap-up", "seconds"),
+                Column("transfers", "Transfers"),
+                Column("holds", "Holds"),
+            ),
+            chart=("aht_seconds", "average_wrap_up_seconds"),
+        ),
+        Report(
+            "abandonment",
+            "Abandonment",
+            "Conversations withdrawn by the customer or closed without an answer.",
+            kpis.abandonment,
+            (
+                Column("captured", "Captured"),
+                Column("withdrawn", "Withdrawn"),
+                Column("short_abandons", "Short abandons"),
+                Column("closed_unanswered", "Closed unanswered"),
+                Column("abandoned", "Abandoned"),
+                Column("abandonment_rate", "Abandonment rate", "rate"),
+            ),
+            chart=("captured", "abandoned"),
+        ),
+        Report(
+            "service-level",
+            "Service level",
+            "Share of conversations first answered within their SLA target (abandons ignored).",
+            kpis.service_level,
+            (
+                Column("answered", "Answered"),
+                Column("answered_in_time", "Answered in time"),
+                Column("abandoned_before_target", "Abandoned before target"),
+                Column("abandoned_after_target", "Abandoned after target"),
+                Column("eligible", "Eligible"),
+                Column("in_time", "In time"),
+                Column("service_level", "Service level", "rate"),
+            ),
+            chart=("service_level",),
+        ),
+        Report(
+            "resolution",
+            "Resolution",
+            "Cases opened and resolved, first-contact resolution, reopens, escalations and dispatches.",
+            kpis.resolution,
+            (
+                Column("opened", "Opened"),
+                Column("resolved", "Resolved"),
+                Column("closed", "Closed"),
+                Column("first_contact_resolved", "Resolved at first contact"),
+                Column("fcr_rate", "FCR rate", "rate"),
+                Column("reopened", "Reopened"),
+                Column("reopen_rate", "Reopen rate", "rate"),
+                Column("escalations", "Escalations"),
+                Column("dispatches", "Dispatches"),
+            ),
+            chart=("opened", "resolved", "reopened"),
+        ),
+        Report(
+            "backlog",
+            "Backlog aging",
+            "Open conversations now, by age.",
+            kpis.backlog_aging,
+            (
+                Column("total", "Open"),
+                *(Column(name, name.replace("_", " ")) for name, _, _ in kpis.AGE_BUCKETS),
+                Column("oldest_created_at", "Oldest since", "datetime"),
+            ),
+            chart=tuple(name for name, _, _ in kpis.AGE_BUCKETS),
+            over_period=False,
+        ),
+    )
+}
+
+
+# --- The form ---------------------------------------------------------------------------------
+
+
+class _NamedUserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.get_username()
+
+
+class _Checkbox(forms.CheckboxInput):
+    """A checkbox that also reads ``0``, ``no`` and ``off`` as unchecked (API clients send those)."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> bool:
+        value = data.get(name)
+        if isinstance(value, str) and value.strip().lower() in ("", "0", "false", "no", "off"):
+            return False
+        return super().value_from_datadict(data, files, name)
+
+
+# Far dates would overflow when the period is turned into aware datetimes (date.max + 1 day).
+_DATE_RANGE = [MinValueValidator(date(1970, 1, 1)), MaxValueValidator(date(2999, 12, 31))]
+
+
+def _unknown(what: str) -> dict[str, str]:
+    return {"invalid_choice": f"There is no {what} with id %(value)s."}
+
+
+class ReportForm(forms.Form):
+    """The period (whole days, ``end`` included), the grouping and the filters of a report.
+
+    Bind it with :meth:`from_query` so missing dates get their defaults (the
+    last :data:`DEFAULT_DAYS` days, today included).
+    """
+
+    start = forms.DateField(
+        validators=_DATE_RANGE,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="First day of the period (YYYY-MM-DD); default: 6 days before today.",
+    )
+    end = forms.DateField(
+        validators=_DATE_RANGE,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=f"Last day of the period, included (YYYY-MM-DD); default: today. At most {MAX_DAYS} days in all.",
+    )
+    group_by = forms.ChoiceField(
+        choices=[(NO_GROUPING, "No grouping"), *((grain, grain.capitalize()) for grain in TIME_GRAINS)],
+        required=False,
+        help_text="Time buckets: none, hour, day, week (from Monday) or month, in the server's time zone.",
+    )
+    by_channel = forms.BooleanField(
+        required=False, widget=_Checkbox, label="By channel", help_text="Also group by channel (true/false)."
+    )
+    channel = forms.ChoiceField(
+        choices=[("", "All channels"), *Channel.choices], required=False, help_text="Only this channel."
+    )
+    queue = forms.ModelChoiceField(
+        Queue.objects.order_by("name"),
+        required=False,
+        empty_label="All queues",
+        error_messages=_unknown("queue"),
+        help_text="Only this queue's id.",
+    )
+    agent = _NamedUserChoiceField(
+        get_user_model().objects.filter(agent_profile__isnull=False).order_by("first_name", "username"),
+        required=False,
+        empty_label="All agents",
+        error_messages=_unknown("agent"),
+        help_text="Only this agent's (user) id.",
+    )
+    team = forms.ModelChoiceField(
+        Team.objects.order_by("name"),
+        required=False,
+        empty_label="All teams",
+        error_messages=_unknown("team"),
+        help_text="Only this team's id.",
+    )
+    category = forms.CharField(max_length=64, required=False, strip=True, help_text="Only this category.")
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, Any]) -> ReportForm:
+        """The form bound to a query string, with the default period where the dates are missing or empty."""
+        today = timezone.localdate()
+        data = {key: query.get(key) for key in cls.base_fields if query.get(key) not in (None, "")}
+        data.setdefault("start", (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat())
+        data.setdefault("end", today.isoformat())
+        data.setdefault("group_by", NO_GROUPING)
+        return cls(data)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if isinstance(start, date) and isinstance(end, date):
+            if end < start:
+                self.add_error("end", "The end date must not be before the start date.")
+            elif (days := (end - start).days + 1) > MAX_DAYS:
+                self.add_error("end", f"A report covers at most {MAX_DAYS} days; this period has {days}.")
+        return cleaned
+
+    # Call these only once is_valid() is True.
+
+    def kpi_filter(self) -> KpiFilter:
+        data = self.cleaned_data
+        return KpiFilter(
+            start=_midnight(data["start"]),
+            end=_midnight(data["end"] + timedelta(days=1)),
+            channel=data["channel"] or None,
+            queue_id=data["queue"].pk if data["queue"] else None,
+            agent_id=data["agent"].pk if data["agent"] else None,
+            team_id=data["team"].pk if data["team"] else None,
+            category=data["category"] or None,
+        )
+
+    def grain(self, report: Report) -> str | None:
+        grain = self.cleaned_data["group_by"] or NO_GROUPING
+        return grain if grain != NO_GROUPING and report.over_period else None
+
+    def kpi_group_by(self, report: Report) -> GroupBy:
+        grain = self.grain(report)
+        return [*([grain] if grain else []), *([CHANNEL] if self.cleaned_data["by_channel"] else [])]
+
+    def group_keys(self, report: Report) -> list[str]:
+        """The group keys of the report's rows, in their order (``period``, then ``channel``)."""
+        return (["period"] if self.grain(report) else []) + (["channel"] if self.cleaned_data["by_channel"] else [])
+
+    def applied(self, report: Report) -> dict[str, Any]:
+        """The filters as the report applied them (ids for queue, agent and team; null when unset)."""
+        data = self.cleaned_data
+        return {
+            "start": data["start"],
+            "end": data["end"],
+            "group_by": self.grain(report) or NO_GROUPING,
+            "by_channel": data["by_channel"],
+            "channel": data["channel"] or None,
+            "queue": data["queue"].pk if data["queue"] else None,
+            "agent": data["agent"].pk if data["agent"] else None,
+            "team": data["team"].pk if data["team"] else None,
+            "category": data["category"] or None,
+        }
+
+    def run(self, report: Report) -> list[Row]:
+        return report.kpi(self.kpi_filter(), self.kpi_group_by(report))
+
+
+def _midnight(day: date) -> datetime:
+    """The start of ``day`` in the server's time zone (the zone the time buckets are cut in)."""
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
