@@ -14,9 +14,9 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
+import orjson
 from django.db import connection, models
 from psycopg2.extras import Json, execute_values
 
@@ -125,23 +125,43 @@ def insert_rows(
         return ids
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": None})
+_NULL = "\\N"
 
 
-def _copy_text(value: Any, is_json: bool) -> str:
-    """One value in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if is_json:
-        # jsonb refuses the \u0000 escape, and text cannot hold NUL at all.
-        value = json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("\\u0000", "")
-    elif value is True or value is False:
-        return "t" if value else "f"
-    elif isinstance(value, datetime):
-        return value.isoformat()
-    elif not isinstance(value, str):
-        return str(value)
-    return value.translate(_COPY_ESCAPES).replace("\x00", "")
+def _copy_text_value(value: Any) -> str:
+    return _NULL if value is None else str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_json_value(value: Any) -> str:
+    # orjson is ~15x faster than json here; jsonb refuses the \u0000 escape and text cannot hold NUL.
+    text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode().replace("\\u0000", "")
+    return text.translate(_COPY_ESCAPES)
+
+
+def _copy_bool_value(value: Any) -> str:
+    return _NULL if value is None else ("t" if value else "f")
+
+
+def _copy_time_value(value: Any) -> str:
+    return _NULL if value is None else value.isoformat()
+
+
+def _copy_number_value(value: Any) -> str:
+    return _NULL if value is None else str(value)
+
+
+def _converter(field: Any) -> Any:
+    """How one column's values are written in COPY's text format."""
+    if isinstance(field, models.JSONField):
+        return _copy_json_value
+    if isinstance(field, models.BooleanField):
+        return _copy_bool_value
+    if isinstance(field, models.DateTimeField):
+        return _copy_time_value
+    if isinstance(field, models.IntegerField | models.FloatField | models.ForeignKey):
+        return _copy_number_value
+    return _copy_text_value
 
 
 def _copy(
@@ -155,7 +175,7 @@ def _copy(
     """
     table = connection.ops.quote_name(model._meta.db_table)
     columns = [field.column for field in concrete]
-    json_flags = [isinstance(field, models.JSONField) for field in concrete]
+    converters = [_converter(field) for field in concrete]
     ids: list[int] = []
     if returning_ids:
         cursor.execute(
@@ -166,7 +186,7 @@ def _copy(
         columns = ["id", *columns]
     lines = []
     for index, row in enumerate(rows):
-        values = [_copy_text(value, flag) for value, flag in zip(row, json_flags, strict=True)]
+        values = [convert(value) for convert, value in zip(converters, row, strict=True)]
         if returning_ids:
             values.insert(0, str(ids[index]))
         lines.append("\t".join(values))
