@@ -196,3 +196,20 @@ def test_admin_change_pages_show_customer_text_as_text(hostile: Conversation, ad
         response = client_for(admin_user).get(url)
         assert response.status_code == 200, url
         assert_shown_as_text(response.content.decode(), *pieces, where=url)
+
+
+def test_attachments_link_only_to_web_addresses() -> None:
+    from agents.templatetags.console import attachments, web_url
+
+    raw = {
+        "message": {
+            "attachments": [
+                {"type": "image", "payload": {"url": "https://cdn.example/pic.jpg"}},
+                {"type": "file", "payload": {"url": "javascript:alert(1)"}},
+                {"type": "file", "payload": {"url": "data:text/html;base64,PHNjcmlwdD4="}},
+                "not a dict",
+            ]
+        }
+    }
+    assert attachments(raw) == [{"type": "image", "url": "https://cdn.example/pic.jpg"}]
+    assert web_url("JAVASCRIPT:alert(1)") == "" and web_url(None) == ""
