@@ -24,12 +24,13 @@ def attachments(raw: Any) -> list[dict[str, str]]:
     """Attachments a platform sent with a message (Messenger, X DMs), as type and URL pairs."""
     if not isinstance(raw, dict):
         return []
-    message = raw.get("message") if isinstance(raw.get("message"), dict) else raw
+    inner = raw.get("message")
+    message: dict[str, Any] = inner if isinstance(inner, dict) else raw
     found = []
     for item in message.get("attachments") or []:
         if not isinstance(item, dict):
             continue
-        payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
+        payload: dict[str, Any] = item["payload"] if isinstance(item.get("payload"), dict) else {}
         url = web_url(payload.get("url") or item.get("url"))
         if url:
             found.append({"type": str(item.get("type") or "file"), "url": url})
