@@ -102,3 +102,10 @@ def test_an_unknown_channel_is_refused(make_post: Any) -> None:
     with pytest.raises(Invalid):
         do_capture_post(replace(make_post(), channel="carrier_pigeon"))
     assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_nul_characters_are_dropped_from_posts_on_every_database(make_post: Any) -> None:
+    message = do_capture_post(make_post(text="bro\x00ken")).message
+    message.refresh_from_db()
+    assert message.text == "broken"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -101,6 +101,11 @@ def do_capture_posts(items: Sequence[tuple[InboundPost, Triage]], *, at: datetim
     for post, _ in items:
         if post.channel not in Channel.values:
             raise Invalid(f"Unknown channel {post.channel!r} for post {post.external_id}.")
+    # A NUL character means nothing in a post, and PostgreSQL text cannot hold one.
+    items = [
+        (replace(post, text=post.text.replace("\x00", "")), t) if "\x00" in post.text else (post, t)
+        for post, t in items
+    ]
     if not items:
         return []
     now = at or timezone.now()
