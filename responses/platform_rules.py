@@ -317,6 +317,8 @@ def check_reply(
         return ReplyCheck(allowed=False, problems=tuple(problems), length=len(sent), limit=None)
 
     length = weighted_length(sent) if rules.counted_x_way else len(sent)
+    if channel.startswith("x_") and _X_REFUSED & set(sent):
+        problems.append("X refuses the invisible characters U+FFFE, U+FEFF and U+FFFF: remove them from the reply.")
     if length > rules.limit:
         problems.append(rules.too_long.format(limit=f"{rules.limit:,}", length=f"{length:,}"))
     if rules.window is not None:
@@ -324,6 +326,10 @@ def check_reply(
         if problem:
             problems.append(problem)
     return ReplyCheck(allowed=not problems, problems=tuple(problems), length=length, limit=rules.limit)
+
+
+_X_REFUSED = frozenset("\ufffe\ufeff\uffff")
+"""Code points twitter-text treats as invalid in a post."""
 
 
 def _window_problem(window: _Window, last_customer_message_at: datetime | None, now: datetime) -> str:

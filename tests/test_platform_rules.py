@@ -406,3 +406,10 @@ def test_naive_datetimes_are_a_programming_error() -> None:
             last_customer_message_at=datetime(2025, 6, 10, 11, 0),
             now=NOW,
         )
+
+
+@pytest.mark.parametrize("char", ["\ufffe", "\ufeff", "\uffff"])
+def test_x_refuses_the_code_points_it_treats_as_invalid(char: str) -> None:
+    verdict = check_reply("x_public", f"Hello{char}there", last_customer_message_at=None, now=NOW)
+    assert not verdict.allowed and "U+FEFF" in verdict.problems[0]
+    assert check_reply("facebook_public", f"Hello{char}there", last_customer_message_at=None, now=NOW).allowed
