@@ -29,11 +29,17 @@ from contactcenter.core.actions import (
 from contactcenter.core.handling import do_add_note, do_close_work, do_open_work, do_start_wrap_up
 from contactcenter.core.models import Conversation, Message
 from contactcenter.core.models import ConversationState as S
-from contactcenter.core.queries import access_conversation, conversation_thread, conversation_timeline
-from contactcenter.errors import ContactCenterError, Invalid, PermissionDenied
+from contactcenter.core.queries import (
+    access_conversation,
+    check_can_work,
+    conversation_thread,
+    conversation_timeline,
+)
+from contactcenter.errors import ContactCenterError, Invalid
 from responses.actions import DISPOSITIONS, check_can_reply, do_send_reply, last_customer_message_at
 from responses.platform_rules import check_reply
 from responses.queries import articles_matching, templates_for
+from responses.surveys import do_invite_to_survey
 from responses.templating import VARIABLES
 from routing.models import Queue
 
@@ -122,8 +128,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _require_worker(request: HttpRequest, conversation: Conversation) -> None:
-    if conversation.assigned_agent_id != request.user.pk and not is_supervisor(request.user):
-        raise PermissionDenied("Only the agent working this conversation (or a supervisor) can do that.")
+    check_can_work(request.user, conversation)
 
 
 @login_required
@@ -153,6 +158,7 @@ def resolve(request: HttpRequest, conversation_id: int) -> HttpResponse:
         if disposition not in DISPOSITIONS:
             raise Invalid("Choose how it ended.", fields={"disposition": ["Choose a disposition."]})
         do_resolve_conversation(conversation, actor=_user(request), disposition=disposition)
+        do_invite_to_survey(conversation)
         do_close_work(conversation, request.user)
 
     return _act(request, conversation_id, resolve_it, "Resolved.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from agents.models import AgentProfile, Presence
 from contactcenter.core.models import Contact, Conversation, Delivery, Message
@@ -26,9 +26,11 @@ def inbox_for(user: Any) -> list[Conversation]:
 
 
 def journey(contact: Contact, limit: int = 50) -> list[Conversation]:
-    """Every conversation with this customer on every channel, newest first."""
+    """Every conversation with this customer on every channel, newest first, with its CSAT score (or None)."""
     return list(
-        contact.conversations.select_related("assigned_agent", "last_agent", "queue").order_by("-created_at")[:limit]
+        contact.conversations.select_related("assigned_agent", "last_agent", "queue")
+        .annotate(csat_score=F("survey_invitation__score"))  # a LEFT JOIN on the one-to-one: no query per row
+        .order_by("-created_at")[:limit]
     )
 
 

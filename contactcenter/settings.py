@@ -256,6 +256,8 @@ SANDBOX_SEED = env.integer("SANDBOX_SEED", 0, minimum=0)
 
 OUTBOX_MAX_ATTEMPTS = env.integer("OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
 """Temporary failures retried (with back-off) before a reply is marked failed."""
+SITE_URL = (env.url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")
+"""Where customers reach this server: the base of the links sent to them (CSAT surveys)."""
 AGENT_HEARTBEAT_TIMEOUT_SECONDS = env.integer("AGENT_HEARTBEAT_TIMEOUT_SECONDS", 90, minimum=10)
 """An agent whose browser has been silent this long is set offline and their work re-routed."""
 

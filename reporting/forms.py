@@ -179,6 +179,19 @@ REPORTS: dict[str, Report] = {
             chart=tuple(name for name, _, _ in kpis.AGE_BUCKETS),
             over_period=False,
         ),
+        Report(
+            "csat",
+            "Customer satisfaction",
+            "Survey answers after resolution: how many, the mean score, and the share scoring 4 or 5.",
+            kpis.csat,
+            (
+                Column("responses", "Responses"),
+                Column("mean_score", "Mean score"),
+                Column("satisfied", "Scored 4 or 5"),
+                Column("csat_rate", "CSAT", "rate"),
+            ),
+            chart=("responses", "satisfied"),
+        ),
     )
 }
 

@@ -1,4 +1,5 @@
-"""The live overview (open conversations and counts by state, refreshed over the websocket) and the reports."""
+"""The live overview (the supervisor's dashboard, open conversations and counts by state, refreshed over the
+websocket and every 15 s) and the reports."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from contactcenter.core.models import Channel
 from contactcenter.core.queries import live_conversations, state_counts
 from contactcenter.errors import NotFound, PermissionDenied
 from reporting import charts
+from reporting.dashboard import dashboard
 from reporting.forms import GROUP_COLUMNS, REPORTS, Report, ReportForm
 from reporting.kpis import Row
 
@@ -36,10 +38,13 @@ def overview_live(request: HttpRequest) -> HttpResponse:
 
 
 def _live_context(request: HttpRequest) -> dict[str, object]:
+    sees_everything = is_supervisor(request.user)
     return {
         "conversations": live_conversations(request.user),
         "counts": state_counts(request.user),
-        "sees_everything": is_supervisor(request.user),
+        "sees_everything": sees_everything,
+        # The floor's figures are for supervisors only; an agent's live list stays their own.
+        "dashboard": dashboard(timezone.now()) if sees_everything else None,
     }
 
 

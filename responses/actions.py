@@ -17,6 +17,7 @@ from contactcenter import realtime
 from contactcenter.core.actions import do_record_reply, do_resolve_conversation, record_event
 from contactcenter.core.models import Conversation, Delivery, Direction, EventKind, Message
 from contactcenter.core.models import ConversationState as S
+from contactcenter.core.queries import check_can_work
 from contactcenter.errors import Conflict, Invalid, NotFound, PermissionDenied
 from responses.models import ReviewRule
 from responses.platform_rules import check_reply
@@ -32,8 +33,7 @@ DISPOSITIONS = {
 
 def check_can_reply(user: Any, conversation: Conversation) -> None:
     """Only the conversation's agent replies (a supervisor too), and only while it is being worked."""
-    if conversation.assigned_agent_id != user.pk and not is_supervisor(user):
-        raise PermissionDenied("Only the agent working this conversation can reply.")
+    check_can_work(user, conversation)
     if conversation.state not in (S.ASSIGNED, S.WAITING):
         raise Conflict(f"A reply needs the conversation assigned; it is {conversation.get_state_display().lower()}.")
 
@@ -115,7 +115,10 @@ def do_send_reply(
         message = do_record_reply(conversation, agent, text, private=private)
         _post_after_commit(message)
         if resolve_with:
+            from responses.surveys import do_invite_to_survey  # surveys build on this module
+
             do_resolve_conversation(conversation, actor=agent, disposition=resolve_with)
+            do_invite_to_survey(conversation)
     return message
 
 
@@ -163,7 +166,10 @@ def do_approve_reply(message: Message, supervisor: Any, *, text: str | None = No
         )
         _post_after_commit(released)
         if resolve_with:
+            from responses.surveys import do_invite_to_survey  # surveys build on this module
+
             do_resolve_conversation(conversation, actor=agent, disposition=str(resolve_with))
+            do_invite_to_survey(conversation)
     return released
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.validators import RegexValidator
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 
 
 class ResponseTemplate(models.Model):
@@ -66,3 +68,41 @@ class ReviewRule(models.Model):
 
         if not self.category and self.queue_id is None:
             raise ValidationError("Choose a category or a queue, or the rule would hold every reply.")
+
+
+class SurveyInvitation(models.Model):
+    """A customer's invitation to rate a resolved conversation (CSAT), and their answer.
+
+    At most one per conversation: a reopened and resolved-again conversation is
+    not surveyed twice. ``sent_at`` is empty when no message could be sent (public
+    channels, a closed Messenger window); the agent may still share the link.
+    """
+
+    conversation = models.OneToOneField("core.Conversation", on_delete=models.CASCADE, related_name="survey_invitation")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who resolved the conversation; the score counts for them.",
+    )
+    token = models.CharField(max_length=64, unique=True, help_text="Random and URL-safe: the survey link's secret.")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the survey message was queued, if it was.")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    score = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(score__isnull=True) | models.Q(score__gte=1, score__lte=5),
+                name="survey_score_1_to_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"CSAT for conversation {self.conversation_id}"

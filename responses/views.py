@@ -1,16 +1,18 @@
-"""Supervisors' approval of held replies."""
+"""Supervisors' approval of held replies, and the customers' CSAT survey page."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from agents.roles import is_supervisor
-from contactcenter.errors import ContactCenterError, PermissionDenied
+from contactcenter.errors import Conflict, ContactCenterError, NotFound, PermissionDenied
 from responses.actions import check_held_reply, do_approve_reply, do_reject_reply, held_replies
+from responses.surveys import SCORES, do_answer_survey, survey_for
 
 
 @login_required
@@ -43,3 +45,30 @@ def reject(request: HttpRequest, message_id: int) -> HttpResponse:
     except ContactCenterError as error:
         messages.error(request, error.message)
     return redirect("approvals")
+
+
+class SurveyAnswerForm(forms.Form):
+    score = forms.TypedChoiceField(choices=[(n, str(n)) for n in SCORES], coerce=int)
+    comment = forms.CharField(required=False, max_length=2000)
+
+
+@require_http_methods(["GET", "POST"])
+def csat_survey(request: HttpRequest, token: str) -> HttpResponse:
+    """Public (the customer has no login): rate the conversation once. Protected by CSRF like any form."""
+    try:
+        invitation = survey_for(token)
+    except NotFound:
+        return render(request, "responses/csat_done.html", {"outcome": "unknown"}, status=404)
+    if invitation.answered_at is not None:
+        return render(request, "responses/csat_done.html", {"outcome": "already", "invitation": invitation})
+    form = SurveyAnswerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            do_answer_survey(invitation, form.cleaned_data["score"], form.cleaned_data["comment"])
+        except Conflict:
+            return render(request, "responses/csat_done.html", {"outcome": "already", "invitation": invitation})
+        return render(request, "responses/csat_done.html", {"outcome": "thanks", "invitation": invitation})
+    status = 400 if form.is_bound else 200
+    return render(
+        request, "responses/csat.html", {"form": form, "invitation": invitation, "scores": SCORES}, status=status
+    )

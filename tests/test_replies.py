@@ -256,7 +256,7 @@ def test_another_agent_cannot_reply(
     with on_commit():
         response = client_for(agent).post(url(conversation, "reply"), {"text": "Hi again from Ana"})
     assert response.status_code == 403
-    assert "Only the agent working this conversation can reply." in page_text(response)
+    assert "Only the agent working this conversation (or a supervisor) can do that." in page_text(response)
 
     assert outbound(conversation) == [] and x_posts.texts == []
 

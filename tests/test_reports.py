@@ -77,6 +77,8 @@ def ledger(queue: Queue, agent: Any) -> dict[str, Any]:
     event(EventKind.CAPTURED, at(11), c2)
     event(EventKind.ABANDONED, at(11, 30), c2, value_seconds=90)
     event(EventKind.FILTERED, at(12), channel=X)
+    event(EventKind.CSAT, at(12, 30), c1, agent=agent, value=4)
+    event(EventKind.CSAT, at(13), c2, value=2)
     conversation(X, created_at=timezone.now() - timedelta(hours=2), queue=queue, state=S.QUEUED)
     return {"c1": c1, "c2": c2}
 
@@ -110,6 +112,7 @@ EXPECTED_CELLS = {
     "service-level": ["<td>100.0 %</td>"],
     "resolution": ["<td>100.0 %</td>", "<td>2</td>"],
     "backlog": ["<td>1</td>"],
+    "csat": ["<td>50.0 %</td>"],
 }
 EXPECTED_ROWS: dict[str, dict[str, Any]] = {
     "volumes": {"captured": 2, "filtered": 1, "handled": 1},
@@ -128,6 +131,7 @@ EXPECTED_ROWS: dict[str, dict[str, Any]] = {
     "service-level": {"answered": 1, "answered_in_time": 1, "abandoned_before_target": 1, "service_level": 1.0},
     "resolution": {"opened": 2, "resolved": 1, "closed": 1, "first_contact_resolved": 1, "fcr_rate": 1.0},
     "backlog": {"total": 1, "under_1h": 0, "1h_to_4h": 1, "over_3d": 0},
+    "csat": {"responses": 2, "mean_score": 3.0, "satisfied": 1, "csat_rate": 0.5},
 }
 
 

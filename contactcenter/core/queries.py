@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 
 from agents.roles import is_supervisor
 from contactcenter.core.models import OPEN_STATES, Conversation, ConversationState, Event, Message
-from contactcenter.errors import NotFound
+from contactcenter.errors import NotFound, PermissionDenied
 
 
 def visible_conversations(user: Any) -> QuerySet[Conversation]:
@@ -29,6 +29,23 @@ def access_conversation(user: Any, conversation_id: int) -> Conversation:
     )
     if conversation is None:
         raise NotFound(f"Conversation {conversation_id} not found.")
+    return conversation
+
+
+def check_can_work(user: Any, conversation: Conversation) -> None:
+    """Acting on a conversation (reply, transfer, escalate, resolve) is for its agent, or a supervisor."""
+    if conversation.assigned_agent_id != user.pk and not is_supervisor(user):
+        raise PermissionDenied("Only the agent working this conversation (or a supervisor) can do that.")
+
+
+def access_worked_conversation(user: Any, conversation_id: int) -> Conversation:
+    """The conversation if ``user`` may act on it.
+
+    Invisible conversations are ``NotFound`` (no probing ids); visible ones the
+    user may not work (e.g. one transferred away) are ``PermissionDenied``.
+    """
+    conversation = access_conversation(user, conversation_id)
+    check_can_work(user, conversation)
     return conversation
 
 

@@ -59,6 +59,20 @@
     }
   }
 
+  // Regions with data-live-every="N" also refresh every N seconds while the
+  // tab is visible (waits and times in state move on without any event), and
+  // at once when the tab comes back into view.
+  document.querySelectorAll("[data-live-refresh][data-live-every]").forEach(function (region) {
+    var seconds = Number(region.getAttribute("data-live-every"));
+    if (!(seconds >= 1)) { return; }
+    setInterval(function () {
+      if (document.visibilityState === "visible" && !pending.has(region)) { refresh(region); }
+    }, seconds * 1000);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible" && !pending.has(region)) { refresh(region); }
+    });
+  });
+
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + path);

@@ -1,0 +1,434 @@
+"""The agent's work over REST: conversations (list, detail, reply, transfer, escalate, resolve), merges, presence.
+
+Mounted under /api/v1/ by contactcenter.api.urls. Every view parses its input,
+calls the same action or query as the console (agents/conversation_views.py),
+and renders; domain errors leave through the API's one exception handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents import queries as console
+from agents.actions import do_set_presence
+from agents.models import AwayReason, Presence
+from contactcenter.api.permissions import IsAgent, IsSupervisor
+from contactcenter.api.schema import error_responses
+from contactcenter.core.actions import (
+    do_escalate_conversation,
+    do_merge_contacts,
+    do_resolve_conversation,
+    do_transfer_to_agent,
+    do_transfer_to_queue,
+)
+from contactcenter.core.handling import do_close_work
+from contactcenter.core.models import (
+    Channel,
+    Contact,
+    ContactMerge,
+    Conversation,
+    ConversationState,
+    Event,
+    Message,
+)
+from contactcenter.core.queries import (
+    access_conversation,
+    access_worked_conversation,
+    conversation_thread,
+    conversation_timeline,
+    visible_conversations,
+)
+from contactcenter.errors import NotFound
+from responses.actions import DISPOSITIONS, do_send_reply
+from routing.models import Queue
+
+TAGS = ["conversations"]
+
+
+def _user(request: Request) -> User:
+    return cast(User, request.user)  # every view here requires a Switchboard role
+
+
+# --- Shared output shapes ------------------------------------------------------------
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class QueueRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class ContactRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="display_name")
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    """A conversation as lists show it."""
+
+    queue = QueueRefSerializer(allow_null=True)
+    contact = ContactRefSerializer()
+    assigned_agent = UserRefSerializer(allow_null=True)
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "state",
+            "channel",
+            "queue",
+            "priority",
+            "category",
+            "sentiment",
+            "language",
+            "contact",
+            "assigned_agent",
+            "waiting_since",
+            "first_response_due",
+            "first_response_at",
+            "sla_status",
+            "escalated",
+            "created_at",
+            "subject",
+        ]
+        read_only_fields = fields
+
+
+class MessageAuthorSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["agent", "customer"])
+    id = serializers.IntegerField(help_text="The agent's user id, or the customer's identity id.")
+    name = serializers.CharField(help_text="The agent's username, or the customer's handle (or display name).")
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = ["id", "direction", "text", "sent_at", "author", "delivery", "external_id"]
+        read_only_fields = fields
+
+    @extend_schema_field(MessageAuthorSerializer(allow_null=True))
+    def get_author(self, message: Message) -> dict[str, Any] | None:
+        if message.author_agent is not None:
+            return {"kind": "agent", "id": message.author_agent.pk, "name": message.author_agent.get_username()}
+        if message.author_identity is not None:
+            identity = message.author_identity
+            return {"kind": "customer", "id": identity.pk, "name": identity.handle or identity.display_name}
+        return None
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    agent = UserRefSerializer(allow_null=True)
+
+    class Meta:
+        model = Event
+        fields = ["kind", "at", "agent", "value_seconds"]
+        read_only_fields = fields
+
+
+# --- Conversations -------------------------------------------------------------------
+
+
+class ConversationListView(generics.ListAPIView[Conversation]):
+    """The caller's visible conversations, newest first, filtered and cursor-paginated."""
+
+    permission_classes = [IsAgent]
+    serializer_class = ConversationSerializer
+
+    class FilterSerializer(serializers.Serializer):
+        state = serializers.ChoiceField(choices=ConversationState.choices, required=False)
+        queue = serializers.IntegerField(required=False, help_text="Queue id.")
+        channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+        assigned_agent = serializers.IntegerField(required=False, help_text="The assigned agent's user id.")
+        # allow_null: a query string without it means "either", not False.
+        escalated = serializers.BooleanField(required=False, allow_null=True)
+        created_after = serializers.DateTimeField(required=False, help_text="Created at or after (ISO 8601).")
+        created_before = serializers.DateTimeField(required=False, help_text="Created before (ISO 8601).")
+
+    LOOKUPS = {
+        "state": "state",
+        "queue": "queue_id",
+        "channel": "channel",
+        "assigned_agent": "assigned_agent_id",
+        "escalated": "escalated",
+        "created_after": "created_at__gte",
+        "created_before": "created_at__lt",
+    }
+
+    def get_queryset(self) -> QuerySet[Conversation]:
+        params = self.FilterSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        filters = {self.LOOKUPS[name]: value for name, value in params.validated_data.items() if value is not None}
+        conversations = visible_conversations(self.request.user).filter(**filters)
+        return conversations.select_related("queue", "contact", "assigned_agent")
+
+    @extend_schema(
+        operation_id="conversations_list",
+        tags=TAGS,
+        summary="List conversations",
+        description="Supervisors see every conversation; an agent sees those that are, or were last, theirs.",
+        parameters=[FilterSerializer],
+        responses={200: ConversationSerializer(many=True), **error_responses(400, 401, 403)},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class ConversationDetailView(APIView):
+    permission_classes = [IsAgent]
+
+    @extend_schema_serializer(component_name="ConversationDetail")
+    class OutputSerializer(ConversationSerializer):
+        messages = serializers.SerializerMethodField(help_text="The thread, oldest first.")
+        timeline = serializers.SerializerMethodField(help_text="The conversation's ledger rows, oldest first.")
+
+        class Meta(ConversationSerializer.Meta):
+            fields = [*ConversationSerializer.Meta.fields, "messages", "timeline"]
+            read_only_fields = fields
+
+        @extend_schema_field(MessageSerializer(many=True))
+        def get_messages(self, conversation: Conversation) -> Any:
+            return MessageSerializer(conversation_thread(conversation), many=True).data
+
+        @extend_schema_field(TimelineEventSerializer(many=True))
+        def get_timeline(self, conversation: Conversation) -> Any:
+            return TimelineEventSerializer(conversation_timeline(conversation), many=True).data
+
+    @extend_schema(
+        operation_id="conversations_retrieve",
+        tags=TAGS,
+        summary="A conversation with its messages and timeline",
+        responses={200: OutputSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        conversation = access_conversation(request.user, conversation_id)
+        return Response(self.OutputSerializer(conversation).data)
+
+
+class ReplyCreateView(APIView):
+    permission_classes = [IsAgent]
+
+    @extend_schema_serializer(component_name="ReplyRequest")
+    class InputSerializer(serializers.Serializer):
+        text = serializers.CharField(help_text="The reply; checked against the platform's rules (length, window).")
+        private = serializers.BooleanField(default=False, help_text="Answer in private (a DM) where possible.")
+        # Values only (no labels): the same set as ResolveRequest.disposition would need an
+        # ENUM_NAME_OVERRIDES entry in settings to share one schema name.
+        resolve_with = serializers.ChoiceField(
+            choices=list(DISPOSITIONS),
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Resolve the conversation with this disposition once the reply is queued.",
+        )
+
+    @extend_schema(
+        operation_id="conversations_replies_create",
+        tags=TAGS,
+        summary="Reply to a conversation",
+        description=(
+            "Puts the reply in the outbox (`delivery: queued`), or holds it for a supervisor "
+            "(`delivery: pending_approval`). Only the conversation's agent or a supervisor, while it is assigned "
+            "or waiting. A reply the platform would refuse is a 400 with `fields.text`."
+        ),
+        request=InputSerializer,
+        responses={201: MessageSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        conversation = access_conversation(request.user, conversation_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = do_send_reply(conversation, _user(request), **data.validated_data)
+        if data.validated_data["resolve_with"] and message.delivery != "pending_approval":
+            do_close_work(conversation, request.user)  # resolved: the agent's handle time ends, as in the console
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class TransferView(APIView):
+    permission_classes = [IsAgent]
+
+    @extend_schema_serializer(component_name="TransferRequest")
+    class InputSerializer(serializers.Serializer):
+        queue = serializers.PrimaryKeyRelatedField(
+            queryset=Queue.objects.all(), required=False, help_text="Transfer to this queue's id..."
+        )
+        agent = serializers.PrimaryKeyRelatedField(
+            queryset=get_user_model().objects.filter(is_active=True),
+            required=False,
+            help_text="...or to this agent's user id.",
+        )
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+        def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+            if ("queue" in data) == ("agent" in data):
+                raise serializers.ValidationError("Give a queue or an agent to transfer to (one of them).")
+            return data
+
+    @extend_schema(
+        operation_id="conversations_transfer",
+        tags=TAGS,
+        summary="Transfer a conversation to a queue or an agent",
+        description="Only the conversation's agent or a supervisor.",
+        request=InputSerializer,
+        responses={200: ConversationSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        conversation = access_worked_conversation(request.user, conversation_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        target, reason = data.validated_data.get("queue"), data.validated_data["reason"]
+        if target is not None:
+            do_transfer_to_queue(conversation, target, actor=_user(request), reason=reason)
+        else:
+            do_transfer_to_agent(conversation, data.validated_data["agent"], actor=_user(request), reason=reason)
+        do_close_work(conversation, request.user)  # it left the caller's hands: their handle time ends
+        return Response(ConversationSerializer(conversation).data)
+
+
+class EscalateView(APIView):
+    permission_classes = [IsAgent]
+
+    @extend_schema_serializer(component_name="EscalateRequest")
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=500, help_text="Why supervisors should look at it.")
+
+    @extend_schema(
+        operation_id="conversations_escalate",
+        tags=TAGS,
+        summary="Escalate a conversation to supervisors",
+        description="Only the conversation's agent or a supervisor, while it is open.",
+        request=InputSerializer,
+        responses={200: ConversationSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        conversation = access_worked_conversation(request.user, conversation_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        do_escalate_conversation(conversation, actor=_user(request), reason=data.validated_data["reason"])
+        return Response(ConversationSerializer(conversation).data)
+
+
+class ResolveView(APIView):
+    permission_classes = [IsAgent]
+
+    @extend_schema_serializer(component_name="ResolveRequest")
+    class InputSerializer(serializers.Serializer):
+        disposition = serializers.ChoiceField(choices=list(DISPOSITIONS.items()), help_text="How it ended.")
+
+    @extend_schema(
+        operation_id="conversations_resolve",
+        tags=TAGS,
+        summary="Resolve a conversation",
+        description="Only the conversation's agent or a supervisor, while it is open.",
+        request=InputSerializer,
+        responses={200: ConversationSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        conversation = access_worked_conversation(request.user, conversation_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        do_resolve_conversation(conversation, actor=_user(request), disposition=data.validated_data["disposition"])
+        do_close_work(conversation, request.user)
+        return Response(ConversationSerializer(conversation).data)
+
+
+# --- Contacts and agents -------------------------------------------------------------
+
+
+class ContactMergeMovedSerializer(serializers.Serializer):
+    identities = serializers.ListField(child=serializers.IntegerField())
+    conversations = serializers.ListField(child=serializers.IntegerField())
+
+
+class ContactMergeView(APIView):
+    permission_classes = [IsSupervisor]
+
+    @extend_schema_serializer(component_name="ContactMergeRequest")
+    class InputSerializer(serializers.Serializer):
+        into = serializers.PrimaryKeyRelatedField(
+            queryset=Contact.objects.all(), help_text="The contact that stays; this one is folded into it."
+        )
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+    @extend_schema_serializer(component_name="ContactMerge")
+    class OutputSerializer(serializers.ModelSerializer):
+        actor = UserRefSerializer(allow_null=True)
+        moved = ContactMergeMovedSerializer(help_text="Ids of the identities and conversations moved.")
+
+        class Meta:
+            model = ContactMerge
+            fields = ["id", "into", "merged_contact_id", "merged_contact_name", "moved", "actor", "reason", "at"]
+            read_only_fields = fields
+
+    @extend_schema(
+        operation_id="contacts_merge",
+        tags=["contacts"],
+        summary="Merge a contact into another",
+        description=(
+            "The contact in the path is folded into `into`: its identities and conversations move, it is deleted, "
+            "and the audit entry is returned. Supervisors and admins only."
+        ),
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, contact_id: int) -> Response:
+        other = Contact.objects.filter(pk=contact_id).first()
+        if other is None:
+            raise NotFound(f"Contact {contact_id} not found.")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        into, reason = data.validated_data["into"], data.validated_data["reason"]
+        audit = do_merge_contacts(into, other, actor=_user(request), reason=reason)
+        return Response(self.OutputSerializer(audit).data)
+
+
+class PresenceView(APIView):
+    permission_classes = [IsAgent]
+
+    @extend_schema_serializer(component_name="PresenceRequest")
+    class InputSerializer(serializers.Serializer):
+        presence = serializers.ChoiceField(choices=Presence.choices)
+        reason = serializers.ChoiceField(
+            choices=AwayReason.choices,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Required with `away`; ignored otherwise.",
+        )
+
+    @extend_schema_serializer(component_name="AgentPresence")
+    class OutputSerializer(serializers.Serializer):
+        presence = serializers.ChoiceField(choices=Presence.choices)
+        reason = serializers.CharField(source="presence_reason")
+        since = serializers.DateTimeField(source="presence_since")
+
+    @extend_schema(
+        operation_id="agents_me_presence",
+        tags=["agents"],
+        summary="Set the caller's presence",
+        description="Becoming available lets the router give the caller work.",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request: Request) -> Response:
+        profile = console.profile_of(request.user)
+        if profile is None:
+            raise NotFound("You have no agent profile.")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        profile = do_set_presence(profile, **data.validated_data)
+        return Response(self.OutputSerializer(profile).data)
