@@ -24,5 +24,6 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "time-out-silent-agents": {"task": "routing.tasks.time_out_silent_agents", "schedule": 15.0},
     "reconcile-outbox": {"task": "responses.tasks.reconcile_outbox", "schedule": 30.0},
     "retry-outbox": {"task": "responses.tasks.retry_queued_replies", "schedule": 30.0},
+    "retry-webhooks": {"task": "contactcenter.core.tasks.retry_webhooks", "schedule": 30.0},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

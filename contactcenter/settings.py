@@ -254,6 +254,8 @@ SANDBOX_POSTS_PER_MINUTE = env.integer("SANDBOX_POSTS_PER_MINUTE", 12, minimum=0
 SANDBOX_SEED = env.integer("SANDBOX_SEED", 0, minimum=0)
 """0 picks a random seed; any other value makes the sandbox's posts repeatable."""
 
+COST_PER_AGENT_HOUR = env.number("COST_PER_AGENT_HOUR", 30.0, minimum=0.0)
+"""What an hour of agent handling time costs (any currency), for the cost report."""
 OUTBOX_MAX_ATTEMPTS = env.integer("OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
 """Temporary failures retried (with back-off) before a reply is marked failed."""
 SITE_URL = (env.url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")

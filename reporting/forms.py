@@ -39,7 +39,8 @@ class Column:
     """One figure of a report row: its key in the KPI row, a heading and how to show it.
 
     ``kind``: ``period`` and ``channel`` (group keys), ``count``, ``seconds``,
-    ``rate`` (a fraction, shown as a percentage) or ``datetime``.
+    ``rate`` (a fraction, shown as a percentage), ``datetime``, ``text`` (a
+    name, e.g. a listening query) or ``number`` (e.g. hours, cost).
     """
 
     key: str
@@ -191,6 +192,42 @@ REPORTS: dict[str, Report] = {
                 Column("csat_rate", "CSAT", "rate"),
             ),
             chart=("responses", "satisfied"),
+        ),
+        Report(
+            "trends",
+            "Trends",
+            "Conversations captured and their sentiment over time (per category with the category filter).",
+            kpis.trends,
+            (
+                Column("captured", "Captured"),
+                Column("negative", "Negative"),
+                Column("neutral", "Neutral"),
+                Column("positive", "Positive"),
+                Column("unrated", "No sentiment"),
+                Column("negative_share", "Negative share", "rate"),
+            ),
+            chart=("negative", "neutral", "positive"),
+        ),
+        Report(
+            "listening",
+            "Listening",
+            "Posts captured by each listening query over time.",
+            kpis.listening_trends,
+            (Column("query", "Query", "text"), Column("posts", "Posts")),
+            chart=("posts",),
+        ),
+        Report(
+            "cost",
+            "Cost",
+            "Cost of handling (work and wrap-up hours at the configured cost per agent hour) per contact.",
+            kpis.cost,
+            (
+                Column("agent_hours", "Agent hours", "number"),
+                Column("cost", "Cost", "number"),
+                Column("contacts", "Contacts handled"),
+                Column("cost_per_contact", "Cost per contact", "number"),
+            ),
+            chart=("cost", "cost_per_contact"),
         ),
     )
 }

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import (
     Aggregate,
     Avg,
@@ -54,12 +55,13 @@ from django.db.models.functions import Cast, NullIf, Trunc
 from django.utils import timezone
 
 from agents.models import Presence, PresenceChange
-from contactcenter.core.models import OPEN_STATES, Conversation, Event, EventKind
+from contactcenter.core.models import OPEN_STATES, Conversation, Event, EventKind, Message, Sentiment
 from contactcenter.errors import Invalid
 from reporting.aggregates import PercentileCont
 
 TIME_GRAINS = ("hour", "day", "week", "month")
 CHANNEL = "channel"
+CATEGORY = "category"
 
 Row = dict[str, Any]
 GroupBy = str | Sequence[str] | None
@@ -501,4 +503,112 @@ def agent_time(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
     for row in results:
         row["staffed_seconds"] = row["available_seconds"] + row["busy_seconds"]
         row["occupancy"] = _ratio(row["handle_seconds"], row["staffed_seconds"])
+    return results
+
+
+# --- Trends and cost -------------------------------------------------------------------------
+
+
+def _by_category(group_by: GroupBy) -> tuple[list[str], bool]:
+    """``group_by`` without ``"category"``, and whether it was there (trends and cost may group by it)."""
+    names = [group_by] if isinstance(group_by, str) else list(group_by or [])
+    return [name for name in names if name != CATEGORY], CATEGORY in names
+
+
+def trends(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
+    """Conversations captured and their sentiment, over time and, with ``"category"`` in ``group_by``, per category.
+
+    - ``captured``: ``captured`` rows (as :func:`volumes`);
+    - ``negative``, ``neutral``, ``positive``: those whose conversation has that
+      sentiment *now* (sentiment lives on the conversation, not on the ledger
+      row, so a later re-triage moves past counts); ``unrated``: no sentiment;
+    - ``negative_share`` = ``negative / captured``.
+
+    ``group_by`` may add ``"category"`` to a time grain and ``"channel"``: rows
+    are then keyed by ``category`` too (the conversation's current category,
+    ``""`` when it has none).
+    """
+    names, by_category = _by_category(group_by)
+    grouping = _grouping(names)
+    rows = _ledger(filters, [EventKind.CAPTURED])
+    if by_category:
+        rows = rows.annotate(category=F("conversation__category"))
+    results = _aggregate(
+        rows,
+        grouping,
+        {
+            "captured": _count(EventKind.CAPTURED),
+            **{
+                str(sentiment): _count(EventKind.CAPTURED, Q(conversation__sentiment=sentiment))
+                for sentiment in Sentiment.values
+            },
+            "unrated": _count(EventKind.CAPTURED, Q(conversation__sentiment="")),
+        },
+        extra_keys=[CATEGORY] if by_category else [],
+    )
+    for row in results:
+        row["negative_share"] = _ratio(row[Sentiment.NEGATIVE], row["captured"])
+    return results
+
+
+def listening_trends(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
+    """Posts captured by each listening query, over time: one row per query name (and group).
+
+    - ``query``: the listening query's name (queries of the same name count together);
+    - ``posts``: messages with a ``listening_query``, at their ``received_at``
+      (when capture stored them), routed or filtered out alike.
+
+    Unlike the other KPIs, rows are always keyed by ``query``, so a period
+    without listening posts gives no rows. Channel and category are the post's
+    conversation's (filtered posts have none, so those filters leave them out);
+    capture precedes queueing and agents, so a queue, agent or team filter
+    counts nothing.
+    """
+    grouping = _grouping(group_by)
+    posts = Message.objects.filter(
+        listening_query__isnull=False, received_at__gte=filters.start, received_at__lt=filters.end
+    ).annotate(at=F("received_at"), query=F("listening_query__name"), channel=F("conversation__channel"))
+    if filters.queue_id is not None or filters.agent_id is not None or filters.team_id is not None:
+        posts = posts.none()
+    if filters.channel is not None:
+        posts = posts.filter(conversation__channel=filters.channel)
+    if filters.category is not None:
+        posts = posts.filter(conversation__category=filters.category)
+    return _aggregate(posts, grouping, {"posts": Count("id")}, extra_keys=["query"])
+
+
+def cost(filters: KpiFilter, group_by: GroupBy = None, *, cost_per_agent_hour: float | None = None) -> list[Row]:
+    """The cost of handling: agent hours spent on conversations, priced at ``COST_PER_AGENT_HOUR``.
+
+    - ``agent_hours``: the sum of ``work`` and ``wrap_up`` ``value_seconds`` / 3600
+      (handle time only: idle, available and away time is not counted, so this
+      is the cost of handling, not of staffing);
+    - ``cost`` = ``agent_hours * cost_per_agent_hour`` (default the
+      ``COST_PER_AGENT_HOUR`` setting);
+    - ``contacts``: distinct conversations with a ``work`` row;
+    - ``cost_per_contact`` = ``cost / contacts``.
+
+    ``group_by`` may add ``"category"`` (the conversation's current category) to
+    a time grain and ``"channel"``.
+    """
+    rate = settings.COST_PER_AGENT_HOUR if cost_per_agent_hour is None else cost_per_agent_hour
+    names, by_category = _by_category(group_by)
+    grouping = _grouping(names)
+    rows = _ledger(filters, [EventKind.WORK, EventKind.WRAP_UP])
+    if by_category:
+        rows = rows.annotate(category=F("conversation__category"))
+    results = _aggregate(
+        rows,
+        grouping,
+        {
+            "handle_seconds": Sum("value_seconds", default=0.0),
+            "contacts": _count(EventKind.WORK, distinct_conversations=True),
+        },
+        extra_keys=[CATEGORY] if by_category else [],
+    )
+    for row in results:
+        seconds = row.pop("handle_seconds")
+        row["agent_hours"] = seconds / 3600
+        row["cost"] = seconds * rate / 3600
+        row["cost_per_contact"] = _ratio(row["cost"], row["contacts"])
     return results

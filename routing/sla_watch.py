@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from contactcenter import realtime
 from contactcenter.core.actions import do_escalate_conversation, do_transfer_to_queue, record_event
-from contactcenter.core.models import Conversation, EventKind, SLAStatus
+from contactcenter.core.models import Conversation, EventKind, SLAStatus, WebhookEvent
 from contactcenter.core.models import ConversationState as S
+from contactcenter.core.webhooks import emit_conversations
 from contactcenter.errors import Conflict
 from routing.models import BreachAction
 
@@ -91,6 +92,8 @@ def _mark(conversation: Conversation, status: str, now: datetime) -> None:
             value_seconds=(now - conversation.waiting_since).total_seconds() if conversation.waiting_since else None,
             data={"due": due.isoformat() if due else None, "priority": priority},
         )
+        if status == SLAStatus.BREACHED:
+            emit_conversations(WebhookEvent.SLA_BREACHED, [conversation.pk], at=now)
     if status != SLAStatus.BREACHED or conversation.queue is None:
         return
     queue = conversation.queue

@@ -3,11 +3,11 @@
 The ledger is written directly, the way the actions write it (as in
 test_kpis.py), on Monday 2 March 2026 (UTC, the test time zone):
 
-- c1 (X, billing, queue General, agent Ana): captured 09:00, assigned after
-  60 s, first response 09:30 (1,800 s after the post; due 10:00), one reply,
+- c1 (X, billing, queue General, agent Ana): captured 09:00 (a post of the
+  listening query "Brand"), assigned after 60 s, first response 09:30 (1,800 s after the post; due 10:00), one reply,
   600 s of work, resolved 10:00, closed 11:00;
-- c2 (Facebook, outage, no queue): captured 11:00, withdrawn 11:30 after 90 s
-  (due 12:00, so before the target);
+- c2 (Facebook, outage, negative, no queue): captured 11:00, withdrawn 11:30
+  after 90 s (due 12:00, so before the target);
 - one post filtered out on X at 12:00;
 - c3 (X, open, queued): created two hours ago, for the backlog.
 """
@@ -26,8 +26,9 @@ from django.test import Client
 from django.utils import timezone
 
 from agents.models import Team
-from contactcenter.core.models import Channel, Contact, Conversation, Event, EventKind
+from contactcenter.core.models import Channel, Contact, Conversation, Direction, Event, EventKind, Message, Platform
 from contactcenter.core.models import ConversationState as S
+from monitoring.models import ListeningQuery, SocialAccount, SocialPlatform
 from reporting import charts, kpis
 from reporting.forms import REPORTS
 from reporting.kpis import KpiFilter
@@ -73,7 +74,21 @@ def ledger(queue: Queue, agent: Any) -> dict[str, Any]:
     event(EventKind.WORK, at(9, 40), c1, agent=agent, value_seconds=600)
     event(EventKind.RESOLVED, at(10), c1, agent=agent)
     event(EventKind.CLOSED, at(11), c1, agent=agent)
-    c2 = conversation(FB, created_at=at(11), category="outage", first_response_due=at(12), state=S.CLOSED)
+    account = SocialAccount.objects.create(platform=SocialPlatform.X, external_id="1", name="Page")
+    brand = ListeningQuery.objects.create(account=account, name="Brand", keywords=["brand"])
+    Message.objects.create(
+        conversation=c1,
+        direction=Direction.INBOUND,
+        platform=Platform.X,
+        text="brand billed me twice",
+        is_public=True,
+        sent_at=at(9),
+        received_at=at(9),
+        listening_query=brand,
+    )
+    c2 = conversation(
+        FB, created_at=at(11), category="outage", sentiment="negative", first_response_due=at(12), state=S.CLOSED
+    )
     event(EventKind.CAPTURED, at(11), c2)
     event(EventKind.ABANDONED, at(11, 30), c2, value_seconds=90)
     event(EventKind.FILTERED, at(12), channel=X)
@@ -113,6 +128,9 @@ EXPECTED_CELLS = {
     "resolution": ["<td>100.0 %</td>", "<td>2</td>"],
     "backlog": ["<td>1</td>"],
     "csat": ["<td>50.0 %</td>"],
+    "trends": ["<td>50.0 %</td>", "<td>2</td>"],
+    "listening": ["<td>Brand</td>", "<td>1</td>"],
+    "cost": ["<td>5.0</td>"],
 }
 EXPECTED_ROWS: dict[str, dict[str, Any]] = {
     "volumes": {"captured": 2, "filtered": 1, "handled": 1},
@@ -132,6 +150,9 @@ EXPECTED_ROWS: dict[str, dict[str, Any]] = {
     "resolution": {"opened": 2, "resolved": 1, "closed": 1, "first_contact_resolved": 1, "fcr_rate": 1.0},
     "backlog": {"total": 1, "under_1h": 0, "1h_to_4h": 1, "over_3d": 0},
     "csat": {"responses": 2, "mean_score": 3.0, "satisfied": 1, "csat_rate": 0.5},
+    "trends": {"captured": 2, "negative": 1, "neutral": 0, "positive": 0, "unrated": 1, "negative_share": 0.5},
+    "listening": {"query": "Brand", "posts": 1},
+    "cost": {"contacts": 1, "cost": 5.0, "cost_per_contact": 5.0},
 }
 
 

@@ -36,10 +36,12 @@ from contactcenter.core.models import (
     Identity,
     Message,
     SLAStatus,
+    WebhookEvent,
 )
 from contactcenter.core.models import (
     ConversationState as S,
 )
+from contactcenter.core.webhooks import emit_conversations
 from contactcenter.errors import Conflict, Invalid
 
 logger = logging.getLogger(__name__)
@@ -347,6 +349,7 @@ def do_assign_conversations(
             [(contact_id, agent_id, now) for contact_id, agent_id in sorted(agent_of_contact.items())],
         )
         announce_conversations([(pk, agent_id) for pk, agent_id, _, _ in moving])
+        emit_conversations(WebhookEvent.CONVERSATION_ASSIGNED, [a[0] for a in moving], at=now)
     return [a[0] for a in moving]
 
 
@@ -507,6 +510,7 @@ def do_escalate_conversation(conversation: Conversation, *, actor: User | None, 
         conversation.escalated = True
         record_event(EventKind.ESCALATED, at=now, conversation=conversation, agent=actor, data={"reason": reason})
         _announce(conversation)
+        emit_conversations(WebhookEvent.CONVERSATION_ESCALATED, [conversation.pk], at=now)
         alert = {"type": "alert", "op": "escalated", "id": conversation.pk}
         transaction.on_commit(lambda: realtime.send_event(alert, [realtime.SUPERVISORS_GROUP]))
     return conversation
@@ -516,20 +520,23 @@ def do_resolve_conversation(
     conversation: Conversation, *, actor: User | None, disposition: str, at: datetime | None = None
 ) -> Conversation:
     now = at or timezone.now()
-    return do_transition(
-        conversation,
-        "resolve",
-        at=now,
-        agent=actor,
-        changes={
-            "resolved_at": now,
-            "disposition": disposition,
-            "waiting_since": None,
-            "last_agent": conversation.assigned_agent or conversation.last_agent,
-        },
-        value_seconds=_seconds(conversation.created_at, now),
-        data={"disposition": disposition},
-    )
+    with transaction.atomic():
+        do_transition(
+            conversation,
+            "resolve",
+            at=now,
+            agent=actor,
+            changes={
+                "resolved_at": now,
+                "disposition": disposition,
+                "waiting_since": None,
+                "last_agent": conversation.assigned_agent or conversation.last_agent,
+            },
+            value_seconds=_seconds(conversation.created_at, now),
+            data={"disposition": disposition},
+        )
+        emit_conversations(WebhookEvent.CONVERSATION_RESOLVED, [conversation.pk], at=now)
+    return conversation
 
 
 def do_close_conversation(conversation: Conversation, *, at: datetime | None = None) -> Conversation:

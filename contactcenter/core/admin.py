@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
@@ -21,6 +22,9 @@ from contactcenter.core.models import (
     Identity,
     Message,
     Note,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
     WorkSession,
 )
 from contactcenter.errors import ContactCenterError
@@ -208,3 +212,59 @@ class WorkSessionAdmin(ReadOnlyAdmin):
     list_filter = ["agent"]
     list_select_related = ["agent", "conversation"]
     date_hierarchy = "opened_at"
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "events", "enabled"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Admins register URLs and pick events; the signing secret is shown in full once, when it is created."""
+
+    form = WebhookEndpointForm
+    list_display = ["url", "enabled", "subscribed_events", "created_at"]
+    list_filter = ["enabled"]
+    readonly_fields = ["signing_secret", "created_at"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["url", "events", "enabled"] + (["signing_secret", "created_at"] if obj else [])
+
+    @admin.display(description="Events")
+    def subscribed_events(self, endpoint: WebhookEndpoint) -> str:
+        return ", ".join(endpoint.events or [])
+
+    @admin.display(description="Signing secret")
+    def signing_secret(self, endpoint: WebhookEndpoint) -> str:
+        return f"…{endpoint.secret[-4:]} (shown in full once, when the endpoint was added)"
+
+    def response_add(self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: str | None = None) -> Any:
+        self.message_user(
+            request,
+            f"Signing secret for {obj.url}: {obj.secret} — copy it now; it will not be shown again.",
+            messages.WARNING,
+        )
+        return super().response_add(request, obj, post_url_continue)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "event", "endpoint", "status", "attempts", "last_status_code", "sent_at"]
+    list_filter = ["status", "event"]
+    list_select_related = ["endpoint"]
+    readonly_fields = ["attempt_log", "pretty_payload"]
+    exclude = ["log", "payload"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Payload")
+    def pretty_payload(self, delivery: WebhookDelivery) -> str:
+        return pretty_json(delivery.payload)
+
+    @admin.display(description="Attempts")
+    def attempt_log(self, delivery: WebhookDelivery) -> str:
+        return pretty_json(delivery.log)

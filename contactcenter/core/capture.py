@@ -38,11 +38,13 @@ from contactcenter.core.models import (
     EventKind,
     Identity,
     Message,
+    WebhookEvent,
 )
 from contactcenter.core.models import (
     ConversationState as S,
 )
 from contactcenter.core.posts import UNTRIAGED, Deletion, InboundPost, Triage
+from contactcenter.core.webhooks import emit_conversations
 from contactcenter.errors import Conflict, Invalid
 from routing.sla import NextResponse
 
@@ -152,6 +154,8 @@ class _Batch:
             self._store(fresh, accepted, identities)
         insert_dicts(Event, self.events, returning_ids=False)
         announce_conversations(list(self.changed.items()))
+        created = [r.conversation_id for r in self.results if r is not None and r.new_conversation]
+        emit_conversations(WebhookEvent.CONVERSATION_CREATED, [pk for pk in created if pk is not None], at=self.now)
         return [result for result in self.results if result is not None]
 
     def _drop_duplicates(self) -> list[int]:

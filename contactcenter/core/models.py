@@ -496,3 +496,66 @@ class WorkSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id} on {self.conversation_id} from {self.opened_at:%H:%M:%S}"
+
+
+# --- Outbound webhooks -------------------------------------------------------------------
+
+
+class WebhookEvent(models.TextChoices):
+    CONVERSATION_CREATED = "conversation.created", "Conversation created"
+    CONVERSATION_ASSIGNED = "conversation.assigned", "Conversation assigned"
+    CONVERSATION_ESCALATED = "conversation.escalated", "Conversation escalated"
+    CONVERSATION_RESOLVED = "conversation.resolved", "Conversation resolved"
+    SLA_BREACHED = "sla.breached", "SLA breached"
+
+
+def new_webhook_secret() -> str:
+    import secrets
+
+    return secrets.token_hex(32)
+
+
+class WebhookEndpoint(models.Model):
+    """A URL an admin registered to hear about some events; each delivery is signed with ``secret``."""
+
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list, help_text="The events this URL receives (see WebhookEvent).")
+    secret = models.CharField(max_length=128, default=new_webhook_secret, editable=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint, retried with back-off until it is sent or gives up."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=64, choices=WebhookEvent.choices)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=16, choices=WebhookDeliveryStatus.choices, default=WebhookDeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    log = models.JSONField(default=list, help_text="Every attempt: when, status code, error.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # retry_webhooks: pending deliveries whose next attempt is due.
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="webhook_delivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.pk} to {self.endpoint_id}"
