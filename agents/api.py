@@ -7,6 +7,7 @@ and renders; domain errors leave through the API's one exception handler.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
@@ -258,6 +259,20 @@ class ReplyCreateView(APIView):
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 
+def _conversation_action(
+    request: Request,
+    conversation_id: int,
+    serializer: type[serializers.Serializer],
+    act: Callable[[Request, Conversation, dict[str, Any]], None],
+) -> Response:
+    """The shape of every action on a conversation: may the caller work it, is the input valid, act, show it."""
+    conversation = access_worked_conversation(request.user, conversation_id)
+    data = serializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    act(request, conversation, data.validated_data)
+    return Response(ConversationSerializer(conversation).data)
+
+
 class TransferView(APIView):
     permission_classes = [IsAgent]
 
@@ -287,16 +302,16 @@ class TransferView(APIView):
         responses={200: ConversationSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, conversation_id: int) -> Response:
-        conversation = access_worked_conversation(request.user, conversation_id)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        target, reason = data.validated_data.get("queue"), data.validated_data["reason"]
+        return _conversation_action(request, conversation_id, self.InputSerializer, self.act)
+
+    @staticmethod
+    def act(request: Request, conversation: Conversation, data: dict[str, Any]) -> None:
+        target, reason = data.get("queue"), data["reason"]
         if target is not None:
             do_transfer_to_queue(conversation, target, actor=_user(request), reason=reason)
         else:
-            do_transfer_to_agent(conversation, data.validated_data["agent"], actor=_user(request), reason=reason)
+            do_transfer_to_agent(conversation, data["agent"], actor=_user(request), reason=reason)
         do_close_work(conversation, request.user)  # it left the caller's hands: their handle time ends
-        return Response(ConversationSerializer(conversation).data)
 
 
 class EscalateView(APIView):
@@ -315,11 +330,11 @@ class EscalateView(APIView):
         responses={200: ConversationSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, conversation_id: int) -> Response:
-        conversation = access_worked_conversation(request.user, conversation_id)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        do_escalate_conversation(conversation, actor=_user(request), reason=data.validated_data["reason"])
-        return Response(ConversationSerializer(conversation).data)
+        return _conversation_action(request, conversation_id, self.InputSerializer, self.act)
+
+    @staticmethod
+    def act(request: Request, conversation: Conversation, data: dict[str, Any]) -> None:
+        do_escalate_conversation(conversation, actor=_user(request), reason=data["reason"])
 
 
 class ResolveView(APIView):
@@ -338,12 +353,12 @@ class ResolveView(APIView):
         responses={200: ConversationSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, conversation_id: int) -> Response:
-        conversation = access_worked_conversation(request.user, conversation_id)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        do_resolve_conversation(conversation, actor=_user(request), disposition=data.validated_data["disposition"])
+        return _conversation_action(request, conversation_id, self.InputSerializer, self.act)
+
+    @staticmethod
+    def act(request: Request, conversation: Conversation, data: dict[str, Any]) -> None:
+        do_resolve_conversation(conversation, actor=_user(request), disposition=data["disposition"])
         do_close_work(conversation, request.user)
-        return Response(ConversationSerializer(conversation).data)
 
 
 # --- Contacts and agents -------------------------------------------------------------
