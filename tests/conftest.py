@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ from django.utils import timezone
 from agents.actions import do_create_user
 from agents.models import Team
 from agents.roles import ADMIN, AGENT, SUPERVISOR
+from contactcenter.celery import app as celery_app
 from contactcenter.core.models import Channel
 from contactcenter.core.posts import Author, InboundPost
 from routing.models import Queue, SLAPolicy
@@ -25,6 +26,16 @@ def _test_settings(settings: Any, tmp_path: Any) -> None:
     settings.DATA_DIR = tmp_path
     # Hashing demo passwords properly costs ~0.3 s a user; tests need no secrecy.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def eager_tasks(settings: Any) -> Iterator[None]:
+    """Tasks run in the caller once the transaction commits, also when a Redis broker is configured."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
+    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
+    yield
+    celery_app.conf.update(saved)
 
 
 @pytest.fixture

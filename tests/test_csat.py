@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -12,7 +12,6 @@ from django.test import Client
 from django.utils import timezone
 
 from agents.queries import journey
-from contactcenter.celery import app as celery_app
 from contactcenter.core.actions import do_resolve_conversation
 from contactcenter.core.models import Conversation, Delivery, Direction, Event, EventKind, Message
 from contactcenter.core.models import ConversationState as S
@@ -25,16 +24,6 @@ from routing.models import Queue
 from tests.states import conversation_in_state
 
 CaptureCallbacks = Callable[..., Any]
-
-
-@pytest.fixture
-def eager_tasks(settings: Any) -> Iterator[None]:
-    """Tasks run in the caller once the transaction commits, also when a Redis broker is configured."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
-    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield
-    celery_app.conf.update(saved)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import pytest
 import time_machine
 from requests_mock import Mocker
 
-from contactcenter.celery import app as celery_app
 from contactcenter.core.actions import do_record_reply
 from contactcenter.core.models import Conversation, Delivery, Event, EventKind, Message
 from contactcenter.core.models import ConversationState as S
@@ -78,16 +77,6 @@ def posts_to(requests_mock: Mocker, url: str) -> list[Any]:
 def clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def eager_tasks(settings: Any) -> Iterator[None]:
-    """Tasks run in the caller once the transaction commits, also when a Redis broker is configured."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
-    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield
-    celery_app.conf.update(saved)
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from requests_mock import Mocker
 
 from agents.models import AgentProfile, PresenceChange
 from contactcenter import realtime
-from contactcenter.celery import app as celery_app
 from contactcenter.core.actions import do_assign_conversation, do_queue_conversation, do_transfer_to_agent
 from contactcenter.core.capture import do_capture_post
 from contactcenter.core.models import Conversation, Event, EventKind, Message, Note, WorkSession
@@ -67,20 +66,13 @@ class XTweets:
         return {"data": {"id": self.ids[-1], "text": self.texts[-1], "edit_history_tweet_ids": [self.ids[-1]]}}
 
 
+pytestmark = pytest.mark.usefixtures("eager_tasks")  # tasks run after commit, as in production
+
+
 @pytest.fixture
 def clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture(autouse=True)
-def eager_tasks(settings: Any) -> Iterator[None]:
-    """Tasks run in the caller once the transaction commits, also when a Redis broker is configured."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
-    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield
-    celery_app.conf.update(saved)
 
 
 @pytest.fixture

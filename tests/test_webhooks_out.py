@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +17,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from contactcenter.celery import BEAT_SCHEDULE
-from contactcenter.celery import app as celery_app
 from contactcenter.core import tasks
 from contactcenter.core.actions import do_escalate_conversation, do_resolve_conversation
 from contactcenter.core.capture import do_capture_post
@@ -31,17 +30,7 @@ from tests.states import conversation_in_state
 
 HOOK_URL = "https://crm.example.com/hooks/switchboard"
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def eager_tasks(settings: Any) -> Iterator[None]:
-    """Tasks run in the caller once the transaction commits, also when a Redis broker is configured."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
-    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield
-    celery_app.conf.update(saved)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
 
 
 def endpoint(*events: str, url: str = HOOK_URL, enabled: bool = True) -> WebhookEndpoint:
