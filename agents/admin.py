@@ -97,3 +97,6 @@ class PresenceChangeAdmin(admin.ModelAdmin):
 class TeamAdmin(admin.ModelAdmin):
     list_display = ["name"]
     search_fields = ["name"]
+
+
+from agents import quality_admin  # noqa: E402, F401  (registers the QA models)

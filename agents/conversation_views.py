@@ -32,7 +32,6 @@ from contactcenter.core.models import ConversationState as S
 from contactcenter.core.queries import (
     access_conversation,
     check_can_work,
-    conversation_thread,
     conversation_timeline,
 )
 from contactcenter.errors import ContactCenterError, Invalid
@@ -45,16 +44,7 @@ from routing.models import Queue
 
 
 def _with_context(conversation: Conversation) -> list[tuple[Message, Message | None]]:
-    """Each message with the post it answers (ours, the customer's, or the page's own post), if stored."""
-    thread = conversation_thread(conversation)
-    wanted = {m.in_reply_to_external_id for m in thread if m.in_reply_to_external_id}
-    parents = {
-        m.external_id: m
-        for m in Message.objects.filter(platform=conversation.platform, external_id__in=wanted).select_related(
-            "author_identity", "author_agent"
-        )
-    }
-    return [(m, parents.get(m.in_reply_to_external_id)) for m in thread]
+    return console.thread_with_context(conversation)
 
 
 def _page(request: HttpRequest, conversation: Conversation, *, status: int = 200, **extra: Any) -> HttpResponse:

@@ -10,6 +10,7 @@ from django.db.models import F, Q, QuerySet
 from agents.models import AgentProfile, Presence
 from contactcenter.core.models import Contact, Conversation, Delivery, Message
 from contactcenter.core.models import ConversationState as S
+from contactcenter.core.queries import conversation_thread
 from routing.models import Queue, RoutingMode
 
 INBOX_STATES = (S.ASSIGNED, S.WAITING)
@@ -62,3 +63,16 @@ def held_reply_count() -> int:
 
 def pending_or_failed(conversation: Conversation) -> QuerySet[Message]:
     return conversation.messages.filter(Q(delivery=Delivery.FAILED) | Q(delivery=Delivery.PENDING_APPROVAL))
+
+
+def thread_with_context(conversation: Conversation) -> list[tuple[Message, Message | None]]:
+    """Each message with the post it answers (ours, the customer's, or the page's own post), if stored."""
+    thread = conversation_thread(conversation)
+    wanted = {m.in_reply_to_external_id for m in thread if m.in_reply_to_external_id}
+    parents = {
+        m.external_id: m
+        for m in Message.objects.filter(platform=conversation.platform, external_id__in=wanted).select_related(
+            "author_identity", "author_agent"
+        )
+    }
+    return [(m, parents.get(m.in_reply_to_external_id)) for m in thread]

@@ -62,6 +62,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "responses.delete_reviewrule",
         "core.view_note",
         "core.view_worksession",
+        "agents.view_qaform",
+        "agents.add_qaform",
+        "agents.change_qaform",
+        "agents.view_qacriterion",
+        "agents.add_qacriterion",
+        "agents.change_qacriterion",
+        "agents.delete_qacriterion",
+        "agents.view_qareview",
+        "agents.view_qasample",
+        "agents.view_trainingrecord",
+        "agents.add_trainingrecord",
+        "agents.change_trainingrecord",
     ],
 }
 

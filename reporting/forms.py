@@ -194,6 +194,20 @@ REPORTS: dict[str, Report] = {
             chart=("responses", "satisfied"),
         ),
         Report(
+            "quality",
+            "Quality",
+            "QA reviews of agents' conversations: how many, the mean score (0 to 100) and the share that passed.",
+            kpis.quality,
+            (
+                Column("reviews", "Reviews"),
+                Column("mean_score", "Mean score", "number"),
+                Column("passed", "Passed"),
+                Column("pass_rate", "Pass rate", "rate"),
+                Column("critical_fails", "Critical fails"),
+            ),
+            chart=("reviews", "passed"),
+        ),
+        Report(
             "trends",
             "Trends",
             "Conversations captured and their sentiment over time (per category with the category filter).",

@@ -411,6 +411,43 @@ def csat(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
     return results
 
 
+AGENT = "agent"
+
+
+def quality(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
+    """QA reviews: ``qa`` rows (a review submitted, at its submission; the agent on the row is the agent reviewed).
+
+    - ``reviews``: ``qa`` rows; ``mean_score``: the mean of their ``value``,
+      the review's score from 0 to 100 (``None`` without reviews).
+    - ``passed``: those with ``data.passed`` (score at or above the form's pass
+      mark and no critical criterion failed); ``pass_rate`` = ``passed / reviews``.
+    - ``critical_fails``: those with ``data.critical_failed`` (auto-failed).
+
+    Scores 90, 70 and 0 (auto-failed) with a pass mark of 80 give a mean of
+    53.33..., 1 passed, a pass rate of 1/3 and 1 critical fail. ``group_by`` may
+    add ``"agent"`` (rows keyed by ``agent_id``, the agent reviewed) to a time
+    grain and ``"channel"``.
+    """
+    names = [group_by] if isinstance(group_by, str) else list(group_by or [])
+    by_agent = AGENT in names
+    grouping = _grouping([name for name in names if name != AGENT])
+    rows = _ledger(filters, [EventKind.QA])
+    results = _aggregate(
+        rows,
+        grouping,
+        {
+            "reviews": _count(EventKind.QA),
+            "mean_score": Avg("value"),
+            "passed": _count(EventKind.QA, Q(data__passed=True)),
+            "critical_fails": _count(EventKind.QA, Q(data__critical_failed=True)),
+        },
+        extra_keys=["agent_id"] if by_agent else [],
+    )
+    for row in results:
+        row["pass_rate"] = _ratio(row["passed"], row["reviews"])
+    return results
+
+
 AGE_BUCKETS: tuple[tuple[str, timedelta | None, timedelta | None], ...] = (
     ("under_1h", None, timedelta(hours=1)),
     ("1h_to_4h", timedelta(hours=1), timedelta(hours=4)),

@@ -20,8 +20,8 @@
       });
   }
 
-  function refreshAll(ids) {
-    document.querySelectorAll("[data-live-refresh]").forEach(function (region) {
+  function refreshAll(ids, selector) {
+    document.querySelectorAll(selector || "[data-live-refresh]").forEach(function (region) {
       var only = region.getAttribute("data-live-ids");
       if (only && ids && !ids.some(function (id) { return String(id) === only; })) { return; }
       if (!pending.has(region)) { pending.set(region, setTimeout(function () { refresh(region); }, 100)); }
@@ -53,6 +53,8 @@
       notify(event.breached.length + " conversation(s) breached their SLA", "/");
     }
     if (event.type === "conversations" || event.type === "sla") { refreshAll(event.ids); }
+    // Presence changes (ids are user ids, not conversations) refresh only the regions that show agents.
+    if (event.type === "agents") { refreshAll(null, "[data-live-refresh][data-live-agents]"); }
     if (event.type === "approvals" && document.querySelector("[data-approvals]") &&
         !document.activeElement.matches("textarea, input")) {
       window.location.reload();
