@@ -44,6 +44,8 @@ class QaFormAdmin(admin.ModelAdmin):
     list_display = ["name", "active", "pass_mark", "criteria_count"]
     list_filter = ["active"]
     search_fields = ["name"]
+    fields = ["name", "description", "active", "pass_mark", "created_at"]
+    readonly_fields = ["created_at"]
     inlines = [QaCriterionInline]
 
     def get_queryset(self, request: HttpRequest) -> Any:

@@ -9,6 +9,7 @@ test_kpis.py), on Monday 2 March 2026 (UTC, the test time zone):
 - c2 (Facebook, outage, negative, no queue): captured 11:00, withdrawn 11:30
   after 90 s (due 12:00, so before the target);
 - one post filtered out on X at 12:00;
+- two QA reviews of c1 (Ana): 90 (passed) at 14:00 and 60 (failed) at 14:30;
 - c3 (X, open, queued): created two hours ago, for the backlog.
 """
 
@@ -94,6 +95,8 @@ def ledger(queue: Queue, agent: Any) -> dict[str, Any]:
     event(EventKind.FILTERED, at(12), channel=X)
     event(EventKind.CSAT, at(12, 30), c1, agent=agent, value=4)
     event(EventKind.CSAT, at(13), c2, value=2)
+    event(EventKind.QA, at(14), c1, agent=agent, value=90, data={"passed": True, "critical_failed": False})
+    event(EventKind.QA, at(14, 30), c1, agent=agent, value=60, data={"passed": False, "critical_failed": False})
     conversation(X, created_at=timezone.now() - timedelta(hours=2), queue=queue, state=S.QUEUED)
     return {"c1": c1, "c2": c2}
 
@@ -128,6 +131,7 @@ EXPECTED_CELLS = {
     "resolution": ["<td>100.0 %</td>", "<td>2</td>"],
     "backlog": ["<td>1</td>"],
     "csat": ["<td>50.0 %</td>"],
+    "quality": ["<td>75.0</td>", "<td>50.0 %</td>"],
     "trends": ["<td>50.0 %</td>", "<td>2</td>"],
     "listening": ["<td>Brand</td>", "<td>1</td>"],
     "cost": ["<td>5.0</td>"],
@@ -150,6 +154,7 @@ EXPECTED_ROWS: dict[str, dict[str, Any]] = {
     "resolution": {"opened": 2, "resolved": 1, "closed": 1, "first_contact_resolved": 1, "fcr_rate": 1.0},
     "backlog": {"total": 1, "under_1h": 0, "1h_to_4h": 1, "over_3d": 0},
     "csat": {"responses": 2, "mean_score": 3.0, "satisfied": 1, "csat_rate": 0.5},
+    "quality": {"reviews": 2, "mean_score": 75.0, "passed": 1, "pass_rate": 0.5, "critical_fails": 0},
     "trends": {"captured": 2, "negative": 1, "neutral": 0, "positive": 0, "unrated": 1, "negative_share": 0.5},
     "listening": {"query": "Brand", "posts": 1},
     "cost": {"contacts": 1, "cost": 5.0, "cost_per_contact": 5.0},
