@@ -610,10 +610,7 @@ def _storable(text: str) -> str:
 def _storable_post(post: InboundPost) -> InboundPost:
     """The post with its text and its author's names made storable (the common case: itself, unchanged)."""
     author = post.author
-    names = {
-        name: _storable(value) for name, value in (("handle", author.handle), ("display_name", author.display_name))
-    }
-    text = _storable(post.text)
-    if text == post.text and all(names[name] == getattr(author, name) for name in names):
+    text, handle, display_name = _storable(post.text), _storable(author.handle), _storable(author.display_name)
+    if (text, handle, display_name) == (post.text, author.handle, author.display_name):
         return post
-    return replace(post, text=text, author=replace(author, **names))
+    return replace(post, text=text, author=replace(author, handle=handle, display_name=display_name))
