@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format bench clean
+.PHONY: install install-dev run test lint format bench fuzz clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+## bench: every benchmark on PostgreSQL (DATABASE_URL, default the local server), one table in bench/ and README
+BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/switchboard)
+bench: install-dev
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_table --readme
+
+## fuzz: the bad-input properties with 2,000 examples each (make test runs 60)
+fuzz: install-dev
+	FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -q tests/test_webhooks_fuzz.py
 
 format: install-dev
 	$(BIN)/ruff format .

@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from agents.models import AgentProfile, Presence
 from agents.roles import AGENT
+from contactcenter.core.benchtable import Target
 from contactcenter.core.bulk import insert_dicts
 from contactcenter.core.models import (
     Channel,
@@ -96,6 +97,13 @@ class Dataset:
     warm_up_id: int = 0
     messages: int = 0
     events: int = 0
+
+
+TARGETS = [
+    Target("inbox_ms_p99", "<=", 50, "ms"),
+    Target("conversation_ms_p99", "<=", 50, "ms"),
+]
+QUICK_ARGS = ["--inbox-agents", "3", "--per-agent", "5", "--sample", "5"]
 
 
 def run(options: dict[str, Any]) -> dict[str, Any]:

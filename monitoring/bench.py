@@ -23,11 +23,19 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from contactcenter.core.benchtable import Target
 from contactcenter.core.models import Conversation, Event, Message
 from monitoring.demo import seed_triage_rules
 from monitoring.pipeline import ingest
 from monitoring.sandbox import OpenThread, SandboxSource
 from routing.models import Queue, SLAPolicy
+
+TARGETS = [
+    Target("posts_per_second", ">=", 5000, "posts/s"),
+    Target("duplicates_created", "==", 0),
+    Target("redeliveries_missed", "==", 0),
+]
+QUICK_ARGS = ["--posts", "300", "--history", "100", "--workers", "1"]
 
 
 def run(options: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +88,7 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         "redelivered": again.received,
         "duplicates_created": stored - count,
         "redelivery_duplicates_detected": again.duplicates,
+        "redeliveries_missed": again.received - again.duplicates,
         "filtered": filtered,
         "workers": workers,
     }

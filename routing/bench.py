@@ -29,10 +29,19 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from agents.models import AgentProfile, AgentSkill, Presence
+from contactcenter.core.benchtable import Target
 from contactcenter.core.bulk import insert_dicts
 from contactcenter.core.models import Channel, Contact, Conversation, ConversationSkill, ConversationState, Event
 from routing.actions import do_route_queued
 from routing.models import ChannelWeight, OverflowKind, OverflowStep, Queue, QueueSkill, Skill, SLAPolicy
+
+TARGETS = [
+    Target("assignments_per_second", ">=", 1000, "/s"),
+    Target("decision_ms_p99", "<=", 10, "ms"),
+    Target("double_assignments", "==", 0),
+    Target("capacity_violations", "==", 0),
+]
+QUICK_ARGS = ["--agents", "20", "--skills", "5", "--items", "200", "--workers", "1"]
 
 
 def run(options: dict[str, Any]) -> dict[str, Any]:

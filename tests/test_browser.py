@@ -464,3 +464,55 @@ def test_customer_html_is_shown_as_text_and_never_runs(
     expect(inbox_rows(page)).to_contain_text(name)
     assert page.locator("main img, main script").count() == 0
     assert dialogs == []
+
+
+CSP_WATCH = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+def test_every_page_works_under_the_content_security_policy(
+    new_context: Callable[[], Any],
+    live_url: str,
+    x_account: SocialAccount,
+    queue: Queue,
+    supervisor: Any,
+    admin_user: Any,
+) -> None:
+    deliver_tweet(live_url, "@northwind_help is the outage over?")
+    conversation = Conversation.objects.get()
+    pages = {
+        "sofia": ("pw-sofia-12345", ["/", "/inbox/", f"/conversations/{conversation.pk}/", "/approvals/"]),
+        "ada": (
+            "pw-ada-12345",
+            [
+                "/reports/",
+                "/reports/speed/?group_by=day",
+                "/api/docs/",
+                "/admin/",
+                "/admin/core/conversation/",
+                f"/admin/core/conversation/{conversation.pk}/change/",
+                "/admin/routing/queue/add/",
+                "/admin/routing/routingrule/",
+            ],
+        ),
+    }
+    violations: dict[str, list[str]] = {}
+    for username, (password, paths) in pages.items():
+        context = new_context()
+        context.add_init_script(CSP_WATCH)
+        page = log_in(context, username, password)
+        for path in paths:
+            page.goto(path)
+            page.wait_for_load_state("networkidle")
+            if found := page.evaluate("window.__cspViolations"):
+                violations[path] = found
+        if username == "ada":
+            page.goto("/api/docs/")
+            # The docs' own script (a file, not inline) ran and rendered the schema.
+            expect(page.locator(".swagger-ui .info .title")).to_contain_text("Switchboard API")
+
+    assert violations == {}

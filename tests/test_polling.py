@@ -422,3 +422,29 @@ def test_a_claimed_source_is_not_claimed_again_until_its_lease_expires(
     clock.shift(timedelta(seconds=2))
     assert claim_due(SocialAccount) == [x_account.pk]
     assert claim_due(SocialAccount) == []
+
+
+def test_credentials_never_reach_the_logs_the_email_or_the_account_record(
+    x_account: SocialAccount,
+    queue: Queue,
+    api: Mocker,
+    eager_tasks: None,
+    mailoutbox: list[Any],
+    caplog: pytest.LogCaptureFixture,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    stored = "stored-bearer-" + "s3cr3t" * 4
+    SocialAccount.objects.filter(pk=x_account.pk).update(credentials_encrypted=encrypt({"bearer_token": stored}))
+    api.get(MENTIONS_URL, [answer(fixture("x/unauthorized_401.json"), status=401)])
+    do_create_user("root", "pw-root-12345", role=ADMIN, email="root@northwind.example")
+
+    with caplog.at_level("DEBUG"), django_capture_on_commit_callbacks(execute=True):
+        schedule_due_polls.delay()
+
+    assert api.last_request.headers["Authorization"] == f"Bearer {stored}", "the stored token was really used"
+    disabled = reload(x_account)
+    (email,) = mailoutbox
+    for secret in (stored, BEARER):
+        assert secret not in caplog.text
+        assert secret not in email.subject + email.body
+        assert secret not in disabled.disabled_reason + disabled.last_error

@@ -135,8 +135,13 @@ def _copy_text_value(value: Any) -> str:
 
 def _copy_json_value(value: Any) -> str:
     # orjson is ~15x faster than json here; jsonb refuses the \u0000 escape and text cannot hold NUL.
-    text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode().replace("\\u0000", "")
-    return text.translate(_COPY_ESCAPES)
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        # What orjson refuses: integers beyond 64 bits (jsonb keeps any number) and
+        # lone surrogates (no UTF-8 can hold them: each becomes "?"). Rare: the slow path.
+        text = json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "replace").decode()
+    return text.replace("\\u0000", "").translate(_COPY_ESCAPES)
 
 
 def _copy_bool_value(value: Any) -> str:

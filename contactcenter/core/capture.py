@@ -103,11 +103,7 @@ def do_capture_posts(items: Sequence[tuple[InboundPost, Triage]], *, at: datetim
     for post, _ in items:
         if post.channel not in Channel.values:
             raise Invalid(f"Unknown channel {post.channel!r} for post {post.external_id}.")
-    # A NUL character means nothing in a post, and PostgreSQL text cannot hold one.
-    items = [
-        (replace(post, text=post.text.replace("\x00", "")), t) if "\x00" in post.text else (post, t)
-        for post, t in items
-    ]
+    items = [(_storable_post(post), t) for post, t in items]
     if not items:
         return []
     now = at or timezone.now()
@@ -592,3 +588,29 @@ def do_record_deletion(deletion: Deletion) -> Message | None:
             except Conflict:
                 logger.info("conversation %s moved on before the deletion arrived", conversation.pk)
     return message
+
+
+def _storable(text: str) -> str:
+    """``text`` as every database can store it.
+
+    A NUL character means nothing in a post, and PostgreSQL text cannot hold
+    one: it is dropped. A lone surrogate (JSON's ``"\\ud800"`` decodes to one)
+    has no UTF-8 form at all: it becomes U+FFFD, the replacement character.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+    return text
+
+
+def _storable_post(post: InboundPost) -> InboundPost:
+    """The post with its text and its author's names made storable (the common case: itself, unchanged)."""
+    author = post.author
+    text, handle, display_name = _storable(post.text), _storable(author.handle), _storable(author.display_name)
+    if (text, handle, display_name) == (post.text, author.handle, author.display_name):
+        return post
+    return replace(post, text=text, author=replace(author, handle=handle, display_name=display_name))
