@@ -485,7 +485,10 @@ def test_every_page_works_under_the_content_security_policy(
     deliver_tweet(live_url, "@northwind_help is the outage over?")
     conversation = Conversation.objects.get()
     pages = {
-        "sofia": ("pw-sofia-12345", ["/", "/inbox/", f"/conversations/{conversation.pk}/", "/approvals/"]),
+        "sofia": (
+            "pw-sofia-12345",
+            ["/", "/inbox/", f"/conversations/{conversation.pk}/", "/approvals/", "/qa/", "/qa/scorecards/"],
+        ),
         "ada": (
             "pw-ada-12345",
             [
