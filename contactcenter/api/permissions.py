@@ -50,9 +50,9 @@ class _ReadsAndWrites(BasePermission):
     write: type[BasePermission] = IsAdmin
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        needed = self.read if request.method in SAFE_METHODS else self.write
-        self.message = needed.message
-        return needed().has_permission(request, view)
+        needed = (self.read if request.method in SAFE_METHODS else self.write)()
+        self.message = getattr(needed, "message", "You may not do this.")
+        return needed.has_permission(request, view)
 
 
 class AgentReadsAdminWrites(_ReadsAndWrites):
