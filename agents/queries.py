@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 
 from agents.models import AgentProfile, Presence
 from contactcenter.core.models import Contact, Conversation, Delivery, Message
@@ -62,3 +63,16 @@ def held_reply_count() -> int:
 
 def pending_or_failed(conversation: Conversation) -> QuerySet[Message]:
     return conversation.messages.filter(Q(delivery=Delivery.FAILED) | Q(delivery=Delivery.PENDING_APPROVAL))
+
+
+def agents_on_the_floor() -> QuerySet[AgentProfile]:
+    """Active agents' profiles with user, team, skills and ``load`` (weights of the work they hold): 3 queries."""
+    from routing.engine import HOLDING_STATES
+
+    held = Q(user__assigned_conversations__state__in=HOLDING_STATES)
+    return (
+        AgentProfile.objects.filter(user__is_active=True)
+        .select_related("user", "team")
+        .prefetch_related("skills__skill")
+        .annotate(load=Coalesce(Sum("user__assigned_conversations__weight", filter=held), Value(0)))
+    )
