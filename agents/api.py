@@ -41,6 +41,7 @@ from contactcenter.core.models import (
     ConversationState,
     Event,
     Message,
+    Sentiment,
 )
 from contactcenter.core.queries import (
     access_conversation,
@@ -84,6 +85,7 @@ class ConversationSerializer(serializers.ModelSerializer):
     queue = QueueRefSerializer(allow_null=True)
     contact = ContactRefSerializer()
     assigned_agent = UserRefSerializer(allow_null=True)
+    sentiment = serializers.ChoiceField(choices=Sentiment.choices, allow_blank=True, help_text="Empty: not analysed.")
 
     class Meta:
         model = Conversation

@@ -184,6 +184,8 @@ class QueueDetailView(ConfigDetailView):
 class RoutingRuleSerializer(serializers.ModelSerializer):
     queue = RefSerializer()
     extra_skills = RefSerializer(many=True, source="extra_skills.all")
+    channel = serializers.ChoiceField(choices=Channel.choices, allow_blank=True, help_text="Empty: any.")
+    sentiment = serializers.ChoiceField(choices=Sentiment.choices, allow_blank=True, help_text="Empty: any.")
 
     class Meta:
         model = RoutingRule

@@ -1,4 +1,4 @@
-"""Who may call every /api/v1/ endpoint: one matrix over every URL pattern × method × persona.
+"""Who may call every /api/v1/ endpoint: one matrix over every URL pattern, method and persona.
 
 The matrix says, for each (route name, method), the least role that may call
 it. Anonymous callers must get 401, roles below the least one 403, and the
