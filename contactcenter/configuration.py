@@ -31,7 +31,17 @@ def bound_form(form_class: type[forms.ModelForm], instance: models.Model | None,
     foreign keys, lists of ids for many-to-many, ``""`` for an empty choice.
     """
     fields = list(form_class.base_fields)
-    current: dict[str, Any] = model_to_dict(instance, fields=fields) if instance is not None else {}
+    if instance is not None:
+        current: dict[str, Any] = model_to_dict(instance, fields=fields)
+    else:
+        # A new record starts from the model's defaults: an omitted boolean means its
+        # default (``enabled=True``...), not "unticked" as a missing checkbox would.
+        model = form_class._meta.model
+        current = {
+            field.name: field.get_default()
+            for field in model._meta.concrete_fields
+            if field.name in fields and field.has_default()
+        }
     for name, value in list(current.items()):
         if isinstance(value, list) and value and isinstance(value[0], models.Model):
             current[name] = [item.pk for item in value]
