@@ -2,7 +2,12 @@
 
 * ``IsAgent``: any Switchboard role (agent, supervisor or admin) — an agent's work;
 * ``IsSupervisor``: supervisors and admins — reports, staffing, the whole floor;
-* ``IsAdmin``: admins only — configuration.
+* ``IsAdmin``: admins only — configuration;
+* ``AgentReadsAdminWrites``: any role reads, admins write — queues and skills;
+* ``AgentReadsSupervisorWrites``: any role reads, supervisors and admins write — templates, knowledge.
+
+Which rows of a list a role sees (an agent's own conversations...) is decided
+by the queries the views call (``contactcenter.core.queries``), not here.
 
 Unauthenticated requests fail every one of them and get 401 (DRF turns a
 failed permission into NotAuthenticated when no one is logged in).
