@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from agents import queries as console
 from agents.actions import do_set_presence
 from agents.models import AwayReason, Presence
+from contactcenter.api.pagination import NewestFirstCursorPagination
 from contactcenter.api.permissions import IsAgent, IsSupervisor
 from contactcenter.api.schema import error_responses
 from contactcenter.core.actions import (
@@ -40,6 +41,7 @@ from contactcenter.core.models import (
     ConversationState,
     Event,
     Message,
+    Sentiment,
 )
 from contactcenter.core.queries import (
     access_conversation,
@@ -83,6 +85,7 @@ class ConversationSerializer(serializers.ModelSerializer):
     queue = QueueRefSerializer(allow_null=True)
     contact = ContactRefSerializer()
     assigned_agent = UserRefSerializer(allow_null=True)
+    sentiment = serializers.ChoiceField(choices=Sentiment.choices, allow_blank=True, help_text="Empty: not analysed.")
 
     class Meta:
         model = Conversation
@@ -218,6 +221,34 @@ class ConversationDetailView(APIView):
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = access_conversation(request.user, conversation_id)
         return Response(self.OutputSerializer(conversation).data)
+
+
+class ThreadCursorPagination(NewestFirstCursorPagination):
+    """A thread reads oldest first, in the order the conversation page shows it."""
+
+    ordering = ("sent_at", "id")
+
+
+class ConversationMessagesView(generics.ListAPIView[Message]):
+    """A conversation's thread, oldest first, cursor-paginated; the same visibility as the conversation."""
+
+    permission_classes = [IsAgent]
+    serializer_class = MessageSerializer
+    pagination_class = ThreadCursorPagination
+
+    def get_queryset(self) -> QuerySet[Message]:
+        conversation = access_conversation(self.request.user, self.kwargs["conversation_id"])
+        return conversation.messages.select_related("author_identity", "author_agent")
+
+    @extend_schema(
+        operation_id="conversations_messages_list",
+        tags=TAGS,
+        summary="A conversation's messages",
+        description="Oldest first. Whoever may see the conversation may read its messages; anyone else gets 404.",
+        responses={200: MessageSerializer(many=True), **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class ReplyCreateView(APIView):

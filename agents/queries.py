@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 
 from agents.models import AgentProfile, Presence
 from contactcenter.core.models import Contact, Conversation, Delivery, Message
@@ -76,3 +77,16 @@ def thread_with_context(conversation: Conversation) -> list[tuple[Message, Messa
         )
     }
     return [(m, parents.get(m.in_reply_to_external_id)) for m in thread]
+
+
+def agents_on_the_floor() -> QuerySet[AgentProfile]:
+    """Active agents' profiles with user, team, skills and ``load`` (weights of the work they hold): 3 queries."""
+    from routing.engine import HOLDING_STATES
+
+    held = Q(user__assigned_conversations__state__in=HOLDING_STATES)
+    return (
+        AgentProfile.objects.filter(user__is_active=True)
+        .select_related("user", "team")
+        .prefetch_related("skills__skill")
+        .annotate(load=Coalesce(Sum("user__assigned_conversations__weight", filter=held), Value(0)))
+    )

@@ -25,5 +25,6 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reconcile-outbox": {"task": "responses.tasks.reconcile_outbox", "schedule": 30.0},
     "retry-outbox": {"task": "responses.tasks.retry_queued_replies", "schedule": 30.0},
     "retry-webhooks": {"task": "contactcenter.core.tasks.retry_webhooks", "schedule": 30.0},
+    "announce-spikes": {"task": "reporting.tasks.announce_spikes", "schedule": 60.0},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

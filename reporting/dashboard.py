@@ -212,6 +212,11 @@ def _inbound_volume(now: datetime) -> dict[str, Any]:
     return {**figures, "change": change}
 
 
+def spikes(now: datetime) -> list[dict[str, Any]]:
+    """The spike rule at ``now``: what the dashboard shows and what ``reporting.alerts`` announces."""
+    return _spikes(now)
+
+
 def _spikes(now: datetime) -> list[dict[str, Any]]:
     """Categories whose captured or negative volume in the last hour jumped (see the module docstring)."""
     last_hour = _in(now - HOUR, now)

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import Q
@@ -14,12 +14,14 @@ from django.utils import timezone
 from agents.models import AgentProfile
 from agents.roles import is_supervisor
 from contactcenter import realtime
+from contactcenter.configuration import bound_form, check_delete, check_save_form
 from contactcenter.core.actions import do_record_reply, do_resolve_conversation, record_event
 from contactcenter.core.models import Conversation, Delivery, Direction, EventKind, Message
 from contactcenter.core.models import ConversationState as S
 from contactcenter.core.queries import check_can_work
 from contactcenter.errors import Conflict, Invalid, NotFound, PermissionDenied
-from responses.models import ReviewRule
+from responses.forms import KnowledgeArticleForm, ResponseTemplateForm
+from responses.models import KnowledgeArticle, ResponseTemplate, ReviewRule
 from responses.platform_rules import check_reply
 
 DISPOSITIONS = {
@@ -199,3 +201,22 @@ def held_replies() -> list[Message]:
         .select_related("conversation__contact", "author_agent")
         .order_by("sent_at")
     )
+
+
+# --- Templates and knowledge (the API's writes; the admin saves the same forms) -------------------
+
+
+def check_save_template(data: dict[str, Any], *, template: ResponseTemplate | None = None) -> ResponseTemplate:
+    return cast(ResponseTemplate, check_save_form(bound_form(ResponseTemplateForm, template, data)))
+
+
+def check_delete_template(template: ResponseTemplate) -> None:
+    check_delete(template, [])
+
+
+def check_save_article(data: dict[str, Any], *, article: KnowledgeArticle | None = None) -> KnowledgeArticle:
+    return cast(KnowledgeArticle, check_save_form(bound_form(KnowledgeArticleForm, article, data)))
+
+
+def check_delete_article(article: KnowledgeArticle) -> None:
+    check_delete(article, [])

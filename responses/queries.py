@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
+from agents.roles import is_supervisor
 from contactcenter.core.models import Conversation
 from responses.models import KnowledgeArticle, ResponseTemplate
 from responses.templating import render
@@ -37,3 +38,17 @@ def articles_matching(query: str, limit: int = 10) -> list[dict[str, str]]:
     for word in query.split()[:5]:
         rows = rows.filter(Q(title__icontains=word) | Q(body__icontains=word))
     return [{"title": a.title, "body": a.body} for a in rows.order_by("title")[:limit]]
+
+
+def templates_visible_to(user: Any) -> QuerySet[ResponseTemplate]:
+    """Supervisors and admins see every template (they manage them); agents the active ones."""
+    rows = ResponseTemplate.objects.select_related("queue")
+    return rows if is_supervisor(user) else rows.filter(is_active=True)
+
+
+def articles_visible_to(user: Any, query: str = "") -> QuerySet[KnowledgeArticle]:
+    """Published articles (every article for supervisors and admins), narrowed by every word of ``query``."""
+    rows = KnowledgeArticle.objects.all() if is_supervisor(user) else KnowledgeArticle.objects.filter(is_published=True)
+    for word in query.split()[:5]:
+        rows = rows.filter(Q(title__icontains=word) | Q(body__icontains=word))
+    return rows

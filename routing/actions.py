@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from contactcenter.configuration import bound_form, check_delete, check_save_form
 from contactcenter.core.actions import do_queue_conversations, do_transfer_to_queue
-from contactcenter.core.models import Conversation
+from contactcenter.core.models import Conversation, ConversationSkill
 from contactcenter.core.models import ConversationState as S
-from contactcenter.errors import Conflict
+from contactcenter.errors import Conflict, Invalid
 from routing import engine
-from routing.queries import default_queue
+from routing.forms import QueueForm, RoutingRuleForm, SkillForm
+from routing.models import NotificationRule, OverflowStep, Queue, QueueSkill, RoutingRule, Skill
+from routing.queries import check_queue_servable, default_queue
 
 logger = logging.getLogger(__name__)
 
@@ -96,3 +101,82 @@ def do_requeue_absent_agent_work(user_id: int) -> list[int]:
     if moved:
         request_routing()
     return moved
+
+
+# --- Configuration (the API's writes; the admin saves the same forms) ----------------------------
+
+
+def check_save_queue(
+    data: dict[str, Any], *, queue: Queue | None = None, skills: list[tuple[Skill, int]] | None = None
+) -> Queue:
+    """Create or change a queue with the admin's validation; ``skills`` (if given) replaces its requirements.
+
+    Refused like the admin refuses: the model's rules (a 'move' breach action
+    needs a breach queue...), and requirements no agent meets.
+    """
+    form = bound_form(QueueForm, queue, data)
+    if skills is not None:
+        requirements: dict[Skill, int] = {}
+        for skill, level in skills:
+            if skill in requirements:
+                raise Invalid(f"{skill} is listed twice.", fields={"skills": [f"{skill} is listed twice."]})
+            requirements[skill] = level
+        try:
+            check_queue_servable(requirements)
+        except ValidationError as error:
+            raise Invalid(" ".join(error.messages), fields={"skills": error.messages}) from error
+    with transaction.atomic():
+        saved: Queue = check_save_form(form)
+        if skills is not None:
+            QueueSkill.objects.filter(queue=saved).delete()
+            QueueSkill.objects.bulk_create(
+                [QueueSkill(queue=saved, skill=skill, min_level=level) for skill, level in skills]
+            )
+    return saved
+
+
+def check_delete_queue(queue: Queue) -> None:
+    """Delete a queue nothing uses; deleting one with conversations or rules would lose them: ``Conflict``."""
+    from responses.models import ResponseTemplate, ReviewRule
+
+    check_delete(
+        queue,
+        [
+            ("conversations", Conversation.objects.filter(queue=queue)),
+            ("routing rules", RoutingRule.objects.filter(queue=queue)),
+            ("response templates", ResponseTemplate.objects.filter(queue=queue)),
+            ("review rules", ReviewRule.objects.filter(queue=queue)),
+            ("overflow steps into it", OverflowStep.objects.filter(target_queue=queue).exclude(queue=queue)),
+            ("queues breaching into it", Queue.objects.filter(breach_queue=queue).exclude(pk=queue.pk)),
+            ("notification rules", NotificationRule.objects.filter(queue=queue)),
+        ],
+    )
+
+
+def check_save_skill(data: dict[str, Any], *, skill: Skill | None = None) -> Skill:
+    return cast(Skill, check_save_form(bound_form(SkillForm, skill, data)))
+
+
+def check_delete_skill(skill: Skill) -> None:
+    """Delete a skill nobody has and nothing requires; otherwise ``Conflict`` (it would change routing)."""
+    from agents.models import AgentSkill
+
+    check_delete(
+        skill,
+        [
+            ("agents", AgentSkill.objects.filter(skill=skill)),
+            ("queue requirements", QueueSkill.objects.filter(skill=skill)),
+            ("conversations", ConversationSkill.objects.filter(skill=skill)),
+            ("overflow steps", OverflowStep.objects.filter(skill=skill)),
+            ("routing rules", RoutingRule.objects.filter(extra_skills=skill)),
+        ],
+    )
+
+
+def check_save_routing_rule(data: dict[str, Any], *, rule: RoutingRule | None = None) -> RoutingRule:
+    """Create or change a routing rule through the admin's form: a rule that can never match is refused."""
+    return cast(RoutingRule, check_save_form(bound_form(RoutingRuleForm, rule, data)))
+
+
+def check_delete_routing_rule(rule: RoutingRule) -> None:
+    check_delete(rule, [])

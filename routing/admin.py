@@ -6,24 +6,37 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from agents.models import AgentSkill
 from contactcenter.core.models import Channel, Platform
 from contactcenter.core.posts import Author, InboundPost
-from monitoring.models import ClassificationRule, SocialAccount
+from monitoring.models import SocialAccount
 from monitoring.triage import TriageRules
-from routing.models import ChannelWeight, Holiday, OverflowStep, Queue, QueueSkill, RoutingRule, Skill, SLAPolicy
+from routing.forms import NotificationRuleForm, QueueForm, RoutingRuleForm, SkillForm
+from routing.models import (
+    ChannelWeight,
+    Holiday,
+    NotificationEvent,
+    NotificationRule,
+    OverflowStep,
+    Queue,
+    QueueSkill,
+    RoutingRule,
+    Skill,
+    SLAPolicy,
+    SpikeAlert,
+)
 from routing.placement import ContactFacts, Placer
+from routing.queries import check_queue_servable
 
 
 @admin.register(Skill)
 class SkillAdmin(admin.ModelAdmin):
+    form = SkillForm
     list_display = ["name", "description", "agents_with_it"]
     search_fields = ["name"]
 
@@ -62,25 +75,7 @@ class QueueSkillFormSet(forms.BaseInlineFormSet):
             for form in self.forms
             if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("skill")
         }
-        if requirements and not agents_meeting(requirements):
-            wanted = " and ".join(f"{skill} ≥ {level}" for skill, level in requirements.items())
-            raise ValidationError(
-                f"No agent has {wanted}: nobody could ever serve this queue. Lower a level or train agents first."
-            )
-
-
-def agents_meeting(requirements: dict[Skill, int]) -> list[int]:
-    """Agent profile ids that have every skill at or above its level."""
-    query = Q()
-    for skill, level in requirements.items():
-        query |= Q(skill=skill, level__gte=level)
-    rows = (
-        AgentSkill.objects.filter(query)
-        .values("agent_id")
-        .annotate(n=Count("skill", distinct=True))
-        .filter(n=len(requirements))
-    )
-    return [row["agent_id"] for row in rows]
+        check_queue_servable(requirements)
 
 
 class QueueSkillInline(admin.TabularInline):
@@ -97,6 +92,7 @@ class OverflowStepInline(admin.TabularInline):
 
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
+    form = QueueForm
     list_display = ["name", "mode", "priority", "sla_policy", "is_default", "queued_now"]
     list_filter = ["mode", "is_default", "sla_policy"]
     search_fields = ["name"]
@@ -113,40 +109,6 @@ class QueueAdmin(admin.ModelAdmin):
     @admin.display(description="Queued now", ordering="queued")
     def queued_now(self, queue: Any) -> int:
         return int(queue.queued)
-
-
-class RoutingRuleForm(forms.ModelForm):
-    class Meta:
-        model = RoutingRule
-        fields = [
-            "order",
-            "name",
-            "enabled",
-            "channel",
-            "account",
-            "listening_query",
-            "category",
-            "language",
-            "sentiment",
-            "min_priority",
-            "max_priority",
-            "contact_vip",
-            "contact_tag",
-            "queue",
-            "extra_skills",
-            "extra_skill_level",
-            "priority_boost",
-        ]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        category = cleaned.get("category")
-        if category and not ClassificationRule.objects.filter(category=category, enabled=True).exists():
-            self.add_error(
-                "category",
-                f"No enabled classification rule sets the category {category!r}, so this rule can never match.",
-            )
-        return cleaned
 
 
 class PreviewForm(forms.Form):
@@ -243,3 +205,34 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 @admin.register(ChannelWeight)
 class ChannelWeightAdmin(admin.ModelAdmin):
     list_display = ["channel", "weight"]
+
+
+@admin.register(NotificationRule)
+class NotificationRuleAdmin(admin.ModelAdmin):
+    """Who is emailed about escalations, SLA breaches and risks, and spikes (see routing.notifications)."""
+
+    form = NotificationRuleForm
+    list_display = ["name", "enabled", "event_names", "queue", "team", "min_priority"]
+    list_filter = ["enabled", "queue", "team"]
+    search_fields = ["name"]
+    filter_horizontal = ["users", "groups"]
+
+    @admin.display(description="Events")
+    def event_names(self, rule: NotificationRule) -> str:
+        labels = dict(NotificationEvent.choices)
+        return ", ".join(labels.get(event, event) for event in rule.events or [])
+
+
+@admin.register(SpikeAlert)
+class SpikeAlertAdmin(admin.ModelAdmin):
+    """Spikes already announced (read-only): the record that each (category, hour) is announced once."""
+
+    list_display = ["hour", "category", "created_at"]
+    list_filter = ["category"]
+    date_hierarchy = "hour"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

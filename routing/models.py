@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from datetime import time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from contactcenter.core.models import Channel, Sentiment
 
@@ -231,13 +233,20 @@ class RoutingRule(models.Model):
         return self.name
 
     def clean(self) -> None:
+        # Each error names the field to change, so the admin and the API point at it.
         if self.min_priority is not None and self.max_priority is not None and self.min_priority > self.max_priority:
-            raise ValidationError("This rule can never match: its minimum priority is above its maximum.")
+            raise ValidationError(
+                {"min_priority": "This rule can never match: its minimum priority is above its maximum."}
+            )
         query, account = self.listening_query, self.account
         if query is not None and account is not None and query.account_id != account.pk:
-            raise ValidationError("This rule can never match: its listening query belongs to another account.")
+            raise ValidationError(
+                {"listening_query": "This rule can never match: its listening query belongs to another account."}
+            )
         if self.channel and account is not None and Channel.platform_of(self.channel) != account.platform:
-            raise ValidationError("This rule can never match: its channel is not on its account's platform.")
+            raise ValidationError(
+                {"channel": "This rule can never match: its channel is not on its account's platform."}
+            )
 
 
 class ChannelWeight(models.Model):
@@ -251,3 +260,119 @@ class ChannelWeight(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()}: {self.weight}"
+
+
+class NotificationEvent(models.TextChoices):
+    ESCALATED = "escalated", "Conversation escalated"
+    SLA_BREACHED = "sla_breached", "SLA breached"
+    SLA_AT_RISK = "sla_at_risk", "SLA at risk"
+    SPIKE = "spike", "Spike alert"
+
+
+CONVERSATION_NOTIFICATION_EVENTS = (
+    NotificationEvent.ESCALATED,
+    NotificationEvent.SLA_BREACHED,
+    NotificationEvent.SLA_AT_RISK,
+)
+
+
+def validate_notification_events(value: object) -> None:
+    if not isinstance(value, list) or not value:
+        raise ValidationError("Choose at least one event.")
+    unknown = [item for item in value if item not in NotificationEvent.values]
+    if unknown:
+        raise ValidationError(f"Unknown event(s) {unknown!r}; use {', '.join(NotificationEvent.values)}.")
+
+
+def parse_email_list(text: str) -> list[str]:
+    """Addresses separated by commas, semicolons, spaces or new lines."""
+    return [part for part in re.split(r"[\s,;]+", text or "") if part]
+
+
+def validate_email_list(text: str) -> None:
+    from django.core.validators import validate_email
+
+    bad = []
+    for address in parse_email_list(text):
+        try:
+            validate_email(address)
+        except ValidationError:
+            bad.append(address)
+    if bad:
+        raise ValidationError(f"Not an email address: {', '.join(bad)}.")
+
+
+class NotificationRule(models.Model):
+    """Who is emailed when something needs a supervisor: escalations, SLA breaches and risks, spikes.
+
+    Filters narrow which conversations a rule hears about (all set filters must
+    match; empty ones match anything): its queue, the team of its agent, a
+    minimum priority. Recipients are users, every member of some groups (e.g.
+    the ``supervisor`` role), the supervisors of a team, and extra addresses.
+    Each recipient gets one email per event, however many rules name them.
+    """
+
+    name = models.CharField(max_length=100)
+    enabled = models.BooleanField(default=True)
+    events = models.JSONField(
+        default=list, validators=[validate_notification_events], help_text="The events this rule emails about."
+    )
+    queue = models.ForeignKey(
+        Queue, null=True, blank=True, on_delete=models.CASCADE, related_name="+", help_text="Only this queue's."
+    )
+    team = models.ForeignKey(
+        "agents.Team",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Only conversations held by (or last held by) an agent of this team.",
+    )
+    min_priority = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(100)], help_text="Only conversations at least this urgent."
+    )
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    groups = models.ManyToManyField("auth.Group", blank=True, related_name="+", help_text="Every active member.")
+    supervisors_of = models.ForeignKey(
+        "agents.Team",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The supervisors (and admins) of this team.",
+    )
+    extra_emails = models.TextField(
+        blank=True, validators=[validate_email_list], help_text="More addresses, separated by commas or new lines."
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        has_filter = self.queue_id is not None or self.team_id is not None or self.min_priority is not None
+        if isinstance(self.events, list) and NotificationEvent.SPIKE in self.events and has_filter:
+            raise ValidationError(
+                {
+                    "events": "A spike is about a category, not a conversation: it has no queue, team or priority. "
+                    "Put spike alerts in a rule without those filters."
+                }
+            )
+
+
+class SpikeAlert(models.Model):
+    """A spike already announced: one row per (category, hour), so each spike is announced once."""
+
+    category = models.CharField(max_length=64, blank=True)
+    hour = models.DateTimeField(help_text="The start of the hour (UTC) the spike was seen in.")
+    figures = models.JSONField(default=dict, help_text="The counts and baselines when it was first seen.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-hour", "category"]
+        constraints = [models.UniqueConstraint(fields=["category", "hour"], name="spike_alert_once_per_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.category or 'uncategorised'} at {self.hour:%Y-%m-%d %H:00}"

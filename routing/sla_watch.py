@@ -14,7 +14,8 @@ from contactcenter.core.models import Conversation, EventKind, SLAStatus, Webhoo
 from contactcenter.core.models import ConversationState as S
 from contactcenter.core.webhooks import emit_conversations
 from contactcenter.errors import Conflict
-from routing.models import BreachAction
+from contactcenter.notifications import notify_by_rules
+from routing.models import BreachAction, NotificationEvent
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,13 @@ def _mark(conversation: Conversation, status: str, now: datetime) -> None:
         )
         if status == SLAStatus.BREACHED:
             emit_conversations(WebhookEvent.SLA_BREACHED, [conversation.pk], at=now)
+        notify_by_rules(
+            NotificationEvent.SLA_BREACHED if status == SLAStatus.BREACHED else NotificationEvent.SLA_AT_RISK,
+            conversation_id=conversation.pk,
+            reason=f"SLA {'breached' if status == SLAStatus.BREACHED else 'at risk'}; response due {due.isoformat()}"
+            if due
+            else "",
+        )
     if status != SLAStatus.BREACHED or conversation.queue is None:
         return
     queue = conversation.queue

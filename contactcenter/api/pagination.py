@@ -12,7 +12,7 @@ class NewestFirstCursorPagination(CursorPagination):
     another natural order sets its own ``ordering`` or pagination class.
     """
 
-    ordering = "-id"
+    ordering: str | tuple[str, ...] = "-id"
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200

@@ -54,3 +54,10 @@ def _example(status: int) -> OpenApiExample:
         status_codes=[str(status)],
         response_only=True,
     )
+
+
+class RefSerializer(serializers.Serializer):
+    """A reference to another record by id, with its name for people (a queue, a skill, a team...)."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()

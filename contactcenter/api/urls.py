@@ -1,11 +1,19 @@
-"""Every /api/v1/ endpoint, mounted by contactcenter.urls (which also serves the schema and docs)."""
+"""Every /api/v1/ endpoint, mounted by contactcenter.urls (which also serves the schema and docs).
+
+tests/test_api_permissions.py walks this list: an endpoint added here without
+a row in its role matrix fails that test.
+"""
 
 from __future__ import annotations
 
 from django.urls import path
 
 from agents import api as agents_api
+from agents import api_agents
+from contactcenter.core import api as core_api
 from reporting import api as reporting_api
+from responses import api as responses_api
+from routing import api as routing_api
 
 urlpatterns = [
     path("staffing/erlang-c", reporting_api.ErlangCView.as_view(), name="api-staffing-erlang-c"),
@@ -18,6 +26,16 @@ urlpatterns += [
         "conversations/<int:conversation_id>/",
         agents_api.ConversationDetailView.as_view(),
         name="api-conversation",
+    ),
+    path(
+        "conversations/<int:conversation_id>/messages/",
+        agents_api.ConversationMessagesView.as_view(),
+        name="api-conversation-messages",
+    ),
+    path(
+        "conversations/<int:conversation_id>/templates/",
+        responses_api.ConversationTemplatesView.as_view(),
+        name="api-conversation-templates",
     ),
     path(
         "conversations/<int:conversation_id>/replies/",
@@ -39,6 +57,24 @@ urlpatterns += [
         agents_api.ResolveView.as_view(),
         name="api-conversation-resolve",
     ),
+    path("contacts/", core_api.ContactListView.as_view(), name="api-contacts"),
+    path("contacts/<int:contact_id>/", core_api.ContactDetailView.as_view(), name="api-contact"),
     path("contacts/<int:contact_id>/merge/", agents_api.ContactMergeView.as_view(), name="api-contact-merge"),
+    path("agents/", api_agents.AgentListView.as_view(), name="api-agents"),
+    path("agents/me/", api_agents.AgentMeView.as_view(), name="api-agent-me"),
     path("agents/me/presence/", agents_api.PresenceView.as_view(), name="api-agent-presence"),
+    path("agents/<int:user_id>/", api_agents.AgentDetailView.as_view(), name="api-agent"),
+]
+
+urlpatterns += [
+    path("queues/", routing_api.QueueListView.as_view(), name="api-queues"),
+    path("queues/<int:queue_id>/", routing_api.QueueDetailView.as_view(), name="api-queue"),
+    path("skills/", routing_api.SkillListView.as_view(), name="api-skills"),
+    path("skills/<int:skill_id>/", routing_api.SkillDetailView.as_view(), name="api-skill"),
+    path("routing-rules/", routing_api.RoutingRuleListView.as_view(), name="api-routing-rules"),
+    path("routing-rules/<int:rule_id>/", routing_api.RoutingRuleDetailView.as_view(), name="api-routing-rule"),
+    path("templates/", responses_api.TemplateListView.as_view(), name="api-templates"),
+    path("templates/<int:template_id>/", responses_api.TemplateDetailView.as_view(), name="api-template"),
+    path("knowledge/", responses_api.KnowledgeListView.as_view(), name="api-knowledge"),
+    path("knowledge/<int:article_id>/", responses_api.KnowledgeDetailView.as_view(), name="api-knowledge-article"),
 ]

@@ -43,6 +43,7 @@ from contactcenter.core.models import (
 )
 from contactcenter.core.webhooks import emit_conversations
 from contactcenter.errors import Conflict, Invalid
+from contactcenter.notifications import notify_by_rules
 
 logger = logging.getLogger(__name__)
 
@@ -511,6 +512,8 @@ def do_escalate_conversation(conversation: Conversation, *, actor: User | None, 
         record_event(EventKind.ESCALATED, at=now, conversation=conversation, agent=actor, data={"reason": reason})
         _announce(conversation)
         emit_conversations(WebhookEvent.CONVERSATION_ESCALATED, [conversation.pk], at=now)
+        # routing.models.NotificationEvent.ESCALATED (the core imports no app's modules).
+        notify_by_rules("escalated", conversation_id=conversation.pk, reason=reason)
         alert = {"type": "alert", "op": "escalated", "id": conversation.pk}
         transaction.on_commit(lambda: realtime.send_event(alert, [realtime.SUPERVISORS_GROUP]))
     return conversation

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from contactcenter.core.actions import do_close_conversation, do_merge_contacts, do_resolve_conversation
 from contactcenter.core.models import (
+    WEBHOOK_EVENT_CHOICES,
     Contact,
     ContactMerge,
     Conversation,
@@ -24,7 +25,6 @@ from contactcenter.core.models import (
     Note,
     WebhookDelivery,
     WebhookEndpoint,
-    WebhookEvent,
     WorkSession,
 )
 from contactcenter.errors import ContactCenterError
@@ -216,7 +216,7 @@ class WorkSessionAdmin(ReadOnlyAdmin):
 
 class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(max_length=500, assume_scheme="https")
-    events = forms.MultipleChoiceField(choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple)
+    events = forms.MultipleChoiceField(choices=WEBHOOK_EVENT_CHOICES, widget=forms.CheckboxSelectMultiple)
 
     class Meta:
         model = WebhookEndpoint

@@ -509,6 +509,16 @@ class WebhookEvent(models.TextChoices):
     SLA_BREACHED = "sla.breached", "SLA breached"
 
 
+SPIKE_ALERT = "spike.alert"
+"""Not about a conversation: emitted by ``reporting.alerts`` once per (category, hour) spike.
+
+Kept out of :class:`WebhookEvent` because that enum is the choices of
+``WebhookDelivery.event``, and changing them needs a migration of this app.
+"""
+WEBHOOK_EVENT_CHOICES = [*WebhookEvent.choices, (SPIKE_ALERT, "Spike alert")]
+"""Every event an endpoint may subscribe to (the admin's checkboxes)."""
+
+
 def new_webhook_secret() -> str:
     import secrets
 

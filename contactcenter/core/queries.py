@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from agents.roles import is_supervisor
-from contactcenter.core.models import OPEN_STATES, Conversation, ConversationState, Event, Message
+from contactcenter.core.models import OPEN_STATES, Contact, Conversation, ConversationState, Event, Identity, Message
 from contactcenter.errors import NotFound, PermissionDenied
 
 
@@ -72,3 +72,40 @@ def conversation_thread(conversation: Conversation) -> list[Message]:
 
 def conversation_timeline(conversation: Conversation) -> list[Event]:
     return list(conversation.events.select_related("agent", "queue").order_by("at", "id"))
+
+
+def visible_contacts(user: Any, query: str = "") -> QuerySet[Contact]:
+    """Supervisors see every contact; an agent the customers of the conversations they may see.
+
+    ``query`` matches the contact's name or any of its identities' handles and names.
+    """
+    contacts = Contact.objects.all()
+    if not is_supervisor(user):
+        contacts = contacts.filter(pk__in=visible_conversations(user).values("contact_id"))
+    query = query.strip()
+    if query:
+        matching = Q(display_name__icontains=query) | Q(
+            pk__in=Identity.objects.filter(Q(handle__icontains=query) | Q(display_name__icontains=query)).values(
+                "contact_id"
+            )
+        )
+        contacts = contacts.filter(matching)
+    return contacts.prefetch_related("identities")
+
+
+def access_contact(user: Any, contact_id: int) -> Contact:
+    """The contact if ``user`` may see it; ``NotFound`` either way otherwise."""
+    contact = visible_contacts(user).filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFound(f"Contact {contact_id} not found.")
+    return contact
+
+
+def contact_conversations(user: Any, contact: Contact, limit: int = 100) -> list[Conversation]:
+    """The contact's conversations ``user`` may see, newest first."""
+    return list(
+        visible_conversations(user)
+        .filter(contact=contact)
+        .select_related("queue", "assigned_agent")
+        .order_by("-created_at", "-id")[:limit]
+    )

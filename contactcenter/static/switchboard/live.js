@@ -49,6 +49,9 @@
       notify("Conversation #" + Number(event.id) + " was escalated", "/conversations/" + Number(event.id) + "/");
     }
     if (event.type === "alert" && event.op === "admin") { notify(String(event.subject), null); }
+    if (event.type === "alert" && event.op === "spike") {
+      notify("Spike in " + (event.category ? String(event.category) : "uncategorised") + " posts", "/");
+    }
     if (event.type === "sla" && event.breached && event.breached.length) {
       notify(event.breached.length + " conversation(s) breached their SLA", "/");
     }
