@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from agents.models import QaCriterion, QaForm
 from contactcenter.core.models import Conversation, Message
 from routing.models import Queue
 
@@ -23,9 +24,13 @@ def test_seed_demo_creates_users_configuration_and_posts_once(settings: Any) -> 
     assert users == 6 and Queue.objects.get(is_default=True).name == "General"
     assert Message.objects.count() == 5 and Conversation.objects.exists()
     conversations = Conversation.objects.count()
+    form = QaForm.objects.get(active=True)
+    assert form.criteria.count() == 4 and form.criteria.filter(critical=True).count() == 1
+    form.full_clean()  # what the admin would accept
 
     call_command("seed_demo", posts=5, stdout=StringIO())
     assert get_user_model().objects.count() == users and Conversation.objects.count() == conversations
+    assert QaCriterion.objects.count() == 4
 
     agent = get_user_model().objects.get(username="ana")
     assert agent.check_password("switchboard-agent") and not agent.is_staff

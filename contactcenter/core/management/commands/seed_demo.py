@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.actions import do_create_user, do_set_agent_skill, do_set_presence
-from agents.models import AgentProfile, Team
+from agents.models import AgentProfile, CriterionKind, QaCriterion, QaForm, Team
 from agents.roles import ADMIN, AGENT, SUPERVISOR
 from contactcenter.core.models import Conversation
 from monitoring.demo import seed_triage_rules
@@ -59,6 +59,14 @@ TEMPLATES = [
         "Hi {customer_name}, could you send us a private message with your account number "
         "so we can look into this? ^{agent_name}",
     ),
+]
+
+# label, weight, kind, max points, critical, guidance
+QA_CRITERIA = [
+    ("Understood the customer's issue", 3, CriterionKind.POINTS, 5, False, "Answers what was asked, not a guess."),
+    ("Tone and empathy", 2, CriterionKind.POINTS, 5, False, "Friendly, human, no blame; fits the channel."),
+    ("Accurate and complete answer", 3, CriterionKind.POINTS, 5, False, "Correct facts, next steps, links."),
+    ("Moved personal data to a private channel", 2, CriterionKind.PASS_FAIL, 1, True, "Never asks for it in public."),
 ]
 
 
@@ -146,6 +154,22 @@ class Command(BaseCommand):
         )
         if new_vip:
             vip_rule.extra_skills.set([skills["vip care"]])
+        form, new_form = QaForm.objects.get_or_create(
+            name="Social reply quality", defaults={"description": "The standard review of a social conversation."}
+        )
+        if new_form:
+            for position, (label, weight, kind, max_points, critical, guidance) in enumerate(QA_CRITERIA):
+                QaCriterion.objects.create(
+                    form=form,
+                    position=position,
+                    label=label,
+                    weight=weight,
+                    kind=kind,
+                    max_points=max_points,
+                    critical=critical,
+                    guidance=guidance,
+                )
+            QaForm.objects.filter(pk=form.pk).update(active=True)  # active once it has its criteria
         for channel in ("sandbox_private", "x_dm", "facebook_messenger"):
             ChannelWeight.objects.get_or_create(channel=channel, defaults={"weight": 2})
         User = get_user_model()
