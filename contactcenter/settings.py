@@ -256,6 +256,12 @@ SANDBOX_SEED = env.integer("SANDBOX_SEED", 0, minimum=0)
 
 COST_PER_AGENT_HOUR = env.number("COST_PER_AGENT_HOUR", 30.0, minimum=0.0)
 """What an hour of agent handling time costs (any currency), for the cost report."""
+SHORT_ABANDON_SECONDS = env.number("SHORT_ABANDON_SECONDS", 0.0, minimum=0.0)
+"""Abandons after a shorter wait are short abandons: reported, but left out of the abandonment figures."""
+SERVICE_LEVEL_ABANDONS = env.choice("SERVICE_LEVEL_ABANDONS", "ignored", ("ignored", "met", "missed", "after_target"))
+"""How the service level report treats abandoned conversations (README, "KPI definitions")."""
+FCR_WINDOW_HOURS = env.number("FCR_WINDOW_HOURS", 72.0, minimum=0.0)
+"""A resolution counts as first-contact when no reopen or new contact follows within this window."""
 OUTBOX_MAX_ATTEMPTS = env.integer("OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
 """Temporary failures retried (with back-off) before a reply is marked failed."""
 SITE_URL = (env.url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")

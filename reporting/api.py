@@ -17,7 +17,7 @@ from contactcenter.api.schema import error_responses
 from contactcenter.errors import NotFound
 from reporting import staffing
 from reporting.forms import NO_GROUPING, REPORTS, ReportForm
-from reporting.kpis import TIME_GRAINS
+from reporting.kpis import ABANDON_TREATMENTS, TIME_GRAINS
 
 DEFAULT_ANSWER_SECONDS = 20.0
 
@@ -153,6 +153,16 @@ class ReportFiltersSerializer(serializers.Serializer):
     agent = serializers.IntegerField(allow_null=True, help_text="The agent's user id.")
     team = serializers.IntegerField(allow_null=True)
     category = serializers.CharField(allow_null=True)
+    account = serializers.IntegerField(allow_null=True, help_text="The social account's id.")
+    # The options, present only for the reports that take them (the value applied: given, or the setting's).
+    short_abandon_seconds = serializers.FloatField(required=False, help_text="abandonment only.")
+    abandon_treatment = serializers.ChoiceField(
+        choices=list(ABANDON_TREATMENTS), required=False, help_text="service-level only."
+    )
+    fcr_window_hours = serializers.FloatField(required=False, help_text="resolution only.")
+    keywords = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="keywords only: the keywords counted."
+    )
 
 
 class ReportView(APIView):
@@ -178,9 +188,12 @@ class ReportView(APIView):
         tags=["reports"],
         summary="A historical report",
         description=(
-            "`volumes`, `speed`, `handle`, `abandonment`, `service-level`, `resolution` or `backlog` over a period "
-            "of whole days (default: the last 7, today included; at most 366), grouped by a time grain and/or "
-            "channel, filtered by channel, queue, agent, team and category. Supervisors and admins only."
+            "`volumes`, `speed`, `handle`, `abandonment`, `service-level`, `resolution`, `backlog`, `csat`, "
+            "`trends`, `listening`, `keywords` or `cost` over a period of whole days (default: the last 7, today "
+            "included; at most 366), grouped by a time grain and/or channel, filtered by channel, social account, "
+            "queue, agent, team and category. Options (`short_abandon_seconds`, `abandon_treatment`, "
+            "`fcr_window_hours`, `keywords`) apply to the reports named in their description and are echoed in "
+            "`filters`. Supervisors and admins only."
         ),
         parameters=_report_parameters(),
         responses={200: OutputSerializer, **error_responses(400, 401, 403, 404)},

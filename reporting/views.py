@@ -66,7 +66,9 @@ def reports_index(request: HttpRequest) -> HttpResponse:
     form.is_valid()  # shows its errors, if any; the links carry the query as given
     query = request.GET.urlencode()
     links = [(report, f"{reverse('report', args=[report.name])}?{query}") for report in REPORTS.values()]
-    return render(request, "reporting/reports_index.html", {"form": form, "links": links})
+    return render(
+        request, "reporting/reports_index.html", {"form": form, "fields": form.fields_for(None), "links": links}
+    )
 
 
 @login_required
@@ -76,7 +78,11 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     report = REPORTS.get(name) or _no_such_report(name)
     form = ReportForm.from_query(request.GET)
     if not form.is_valid():
-        return render(request, "reporting/report.html", {"report": report, "form": form, "reports": REPORTS.values()})
+        return render(
+            request,
+            "reporting/report.html",
+            {"report": report, "form": form, "fields": form.fields_for(report), "reports": REPORTS.values()},
+        )
     rows, grain = form.run(report), form.grain(report)
     keys = report.column_keys(form.group_keys(report))
     if request.GET.get("format") == "csv":
@@ -98,6 +104,8 @@ def _report_context(
         "report": report,
         "reports": REPORTS.values(),
         "form": form,
+        "fields": form.fields_for(report),
+        "options": [(form[name].label, _option_text(value)) for name, value in form.options(report).items()],
         "columns": columns,
         "table": [[_cell(row.get(column.key), column.kind, grain) for column in columns] for row in rows],
         "chart": _chart(report, rows, grain, form),
@@ -124,7 +132,7 @@ def _chart(report: Report, rows: list[Row], grain: str | None, form: ReportForm)
             )
             for key in report.chart
         ]
-    return charts.chart(f"{report.title}: {_describe(form)}", labels, series, unit=unit)
+    return charts.chart(f"{report.title}: {_describe(form, report)}", labels, series, unit=unit)
 
 
 def _row_label(row: Row, grain: str | None) -> str:
@@ -136,18 +144,24 @@ def _row_label(row: Row, grain: str | None) -> str:
     return " · ".join(parts) or "All"
 
 
-def _describe(form: ReportForm) -> str:
+def _describe(form: ReportForm, report: Report) -> str:
     """The period and the filters in words, for the chart's title."""
     data = form.cleaned_data
     words = [f"{data['start']:%Y-%m-%d} to {data['end']:%Y-%m-%d}"]
     if data["channel"]:
         words.append(_cell(data["channel"], "channel", None))
-    for key in ("queue", "agent", "team"):
+    for key in ("account", "queue", "agent", "team"):
         if data[key]:
             words.append(f"{key} {form.fields[key].label_from_instance(data[key])}")  # type: ignore[attr-defined]
     if data["category"]:
         words.append(f"category {data['category']}")
+    for name, value in form.options(report).items():
+        words.append(f"{str(form[name].label).lower()} {_option_text(value)}")
     return ", ".join(words)
+
+
+def _option_text(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 _PERIOD_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%Y-%m"}

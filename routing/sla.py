@@ -103,3 +103,33 @@ class NextResponse:
 
 def next_response_due(queue_id: int | None, start: datetime) -> datetime | None:
     return NextResponse().due(queue_id, start)
+
+
+class BusinessHours:
+    """Business-hours durations per queue, loading each queue's calendar once (one per batch of work).
+
+    The ledger stores these next to the calendar durations at write time,
+    because the database cannot evaluate a business calendar; the KPI reports
+    aggregate the stored values. A conversation without a queue, or whose
+    queue has no SLA policy (or a policy without business hours), is always
+    open: its business duration equals the calendar one.
+    """
+
+    def __init__(self) -> None:
+        self.calendars: dict[int | None, Calendar] = {}
+
+    def calendar(self, queue_id: int | None) -> Calendar:
+        if queue_id not in self.calendars:
+            policy = (
+                SLAPolicy.objects.filter(queues__pk=queue_id).prefetch_related("holidays").first()
+                if queue_id is not None
+                else None
+            )
+            self.calendars[queue_id] = Calendar.for_policy(policy)
+        return self.calendars[queue_id]
+
+    def seconds(self, queue_id: int | None, start: datetime | None, end: datetime) -> float | None:
+        """Open seconds of the queue's calendar in ``[start, end)``; None without a start."""
+        if start is None:
+            return None
+        return self.calendar(queue_id).open_seconds(start, end)
