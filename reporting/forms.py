@@ -23,9 +23,18 @@ from django.utils import timezone
 
 from agents.models import Team
 from contactcenter.core.models import Channel
+from contactcenter.errors import Invalid
 from monitoring.models import SocialAccount
 from reporting import kpis
 from reporting.kpis import ABANDON_TREATMENTS, CHANNEL, MAX_FCR_WINDOW_HOURS, TIME_GRAINS, GroupBy, KpiFilter, Row
+from reporting.models import INTERVAL_MINUTES
+from reporting.planning import (
+    DEFAULT_ANSWER_SECONDS,
+    DEFAULT_TARGET_SERVICE_LEVEL,
+    DEFAULT_WEEKS,
+    MAX_WEEKS,
+    PlanInputs,
+)
 from routing.models import Queue
 
 DEFAULT_DAYS = 7
@@ -483,3 +492,102 @@ class ReportForm(forms.Form):
 def _midnight(day: date) -> datetime:
     """The start of ``day`` in the server's time zone (the zone the time buckets are cut in)."""
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
+
+
+# --- The staffing plan ------------------------------------------------------------------------
+
+
+class StaffingPlanForm(forms.Form):
+    """The parameters of the staffing plan (page ``/staffing/`` and ``GET /api/v1/staffing/plan``).
+
+    Bind it with :meth:`from_query`: the day defaults to today, the interval to
+    30 minutes, the history to 4 weeks; without any target the plan aims at
+    80 % within 20 s. Types and simple ranges are checked here; the ranges of
+    the Erlang C inputs are checked once, by ``reporting.staffing``.
+    """
+
+    date = forms.DateField(
+        validators=_DATE_RANGE,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="The day to plan (YYYY-MM-DD); default: today.",
+    )
+    interval_minutes = forms.TypedChoiceField(
+        choices=[(minutes, f"{minutes} minutes") for minutes in INTERVAL_MINUTES],
+        coerce=int,
+        label="Interval",
+        help_text="Length of each interval: 15, 30 or 60 minutes.",
+    )
+    target_service_level = forms.FloatField(
+        required=False,
+        label="Target service level",
+        help_text="Share to answer within answer_seconds, between 0 and 1 exclusive (0.8 = 80 %).",
+    )
+    answer_seconds = forms.FloatField(
+        required=False, label="Answer within (s)", help_text="The service level's answer time in seconds (≥ 0)."
+    )
+    target_asa_seconds = forms.FloatField(
+        required=False, label="Target ASA (s)", help_text="Target average speed of answer in seconds (> 0)."
+    )
+    shrinkage = forms.FloatField(
+        required=False, help_text="Share of paid time agents are unavailable, at least 0 and under 1 (0.3 = 30 %)."
+    )
+    concurrency = forms.FloatField(
+        required=False, help_text="Conversations an agent handles at once, 1 to 100 (digital work)."
+    )
+    aht_seconds = forms.FloatField(
+        required=False,
+        label="AHT override (s)",
+        help_text="Average handle time in seconds; default: the AHT of the history weeks (handle report).",
+    )
+    weeks = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_WEEKS,
+        label="Weeks of history",
+        help_text=f"Same weekdays averaged for the forecast, 1 to {MAX_WEEKS}; default {DEFAULT_WEEKS}.",
+    )
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, Any]) -> StaffingPlanForm:
+        data = {key: query.get(key) for key in cls.base_fields if query.get(key) not in (None, "")}
+        data.setdefault("date", timezone.localdate().isoformat())
+        data.setdefault("interval_minutes", "30")
+        data.setdefault("weeks", str(DEFAULT_WEEKS))
+        data.setdefault("shrinkage", "0")
+        data.setdefault("concurrency", "1")
+        if "target_service_level" not in data and "target_asa_seconds" not in data:
+            data["target_service_level"] = str(DEFAULT_TARGET_SERVICE_LEVEL)
+            data.setdefault("answer_seconds", f"{DEFAULT_ANSWER_SECONDS:g}")
+        elif "target_service_level" not in data:
+            data.setdefault("answer_seconds", f"{DEFAULT_ANSWER_SECONDS:g}")  # for the expected service level
+        return cls(data)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("target_service_level") is not None and cleaned.get("answer_seconds") is None:
+            if "answer_seconds" not in self.errors:
+                self.add_error("answer_seconds", "answer_seconds is required with target_service_level.")
+        return cleaned
+
+    def inputs(self) -> PlanInputs:
+        """Call only once is_valid() is True."""
+        data = self.cleaned_data
+        return PlanInputs(
+            day=data["date"],
+            interval_minutes=data["interval_minutes"],
+            target_service_level=data["target_service_level"],
+            answer_seconds=data["answer_seconds"],
+            target_asa_seconds=data["target_asa_seconds"],
+            shrinkage=data["shrinkage"],
+            concurrency=data["concurrency"],
+            aht_seconds=data["aht_seconds"],
+            weeks=data["weeks"],
+        )
+
+    def add_invalid(self, error: Invalid) -> None:
+        """Show a domain error on the fields it names (or on the form)."""
+        named = {name: messages for name, messages in error.fields.items() if name in self.fields}
+        for name, messages in named.items():
+            for message in messages:
+                self.add_error(name, message)
+        if not named:
+            self.add_error(None, error.message)

@@ -17,11 +17,12 @@ from django.utils.safestring import SafeString
 from agents.roles import is_supervisor
 from contactcenter.core.models import Channel
 from contactcenter.core.queries import live_conversations, state_counts
-from contactcenter.errors import NotFound, PermissionDenied
+from contactcenter.errors import Invalid, NotFound, PermissionDenied
 from reporting import charts
 from reporting.dashboard import dashboard
-from reporting.forms import GROUP_COLUMNS, REPORTS, Report, ReportForm
+from reporting.forms import GROUP_COLUMNS, REPORTS, Report, ReportForm, StaffingPlanForm
 from reporting.kpis import Row
+from reporting.planning import Plan, staffing_plan
 
 
 @login_required
@@ -205,3 +206,64 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
         return f"'{value}"
     return value
+
+
+# --- Staffing -----------------------------------------------------------------------------------
+
+
+@login_required
+def staffing_page(request: HttpRequest) -> HttpResponse:
+    """A day's staffing plan (Erlang C per interval beside the agents logged in); bad input shows the form's errors."""
+    _require_supervisor(request)
+    form = StaffingPlanForm.from_query(request.GET)
+    plan = _plan(form)
+    context: dict[str, object] = {"form": form, "plan": plan}
+    if plan is not None:
+        context |= {
+            "chart": _staffing_chart(plan),
+            "rows": [_plan_cells(interval) for interval in plan.intervals],
+            "api_url": f"{reverse('api-staffing-plan')}?{request.GET.urlencode()}",
+        }
+    return render(request, "reporting/staffing.html", context)
+
+
+def _plan(form: StaffingPlanForm) -> Plan | None:
+    if not form.is_valid():
+        return None
+    try:
+        return staffing_plan(form.inputs())
+    except Invalid as error:
+        form.add_invalid(error)
+        return None
+
+
+def _interval_label(start: datetime) -> str:
+    return timezone.localtime(start).strftime("%H:%M")
+
+
+def _plan_cells(interval: Any) -> list[str]:
+    source = " (entered)" if interval.volume_source == "forecast" else ""
+    logged_in = "—" if interval.logged_in is None else str(interval.logged_in)
+    gap = "—" if interval.logged_in is None else f"{interval.logged_in - interval.agents:+d}"
+    return [
+        f"{_interval_label(interval.start)} to {_interval_label(interval.end)}",
+        f"{interval.volume:,.1f}{source}",
+        f"{interval.traffic_erlangs:,.2f}",
+        str(interval.agents),
+        str(interval.scheduled_agents),
+        _cell(interval.service_level, "rate", None),
+        _cell(interval.asa_seconds, "seconds", None),
+        _cell(interval.occupancy, "rate", None),
+        logged_in,
+        gap,
+    ]
+
+
+def _staffing_chart(plan: Plan) -> SafeString:
+    labels = [_interval_label(interval.start) for interval in plan.intervals]
+    series = [
+        charts.Series("Required on the floor", [interval.agents for interval in plan.intervals]),
+        charts.Series("To schedule", [interval.scheduled_agents for interval in plan.intervals]),
+        charts.Series("Logged in", [interval.logged_in for interval in plan.intervals]),
+    ]
+    return charts.chart(f"Agents on {plan.inputs.day:%Y-%m-%d}: required vs logged in", labels, series)

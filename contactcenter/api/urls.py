@@ -9,6 +9,7 @@ from reporting import api as reporting_api
 
 urlpatterns = [
     path("staffing/erlang-c", reporting_api.ErlangCView.as_view(), name="api-staffing-erlang-c"),
+    path("staffing/plan", reporting_api.StaffingPlanView.as_view(), name="api-staffing-plan"),
     path("reports/<slug:name>/", reporting_api.ReportView.as_view(), name="api-report"),
 ]
 
