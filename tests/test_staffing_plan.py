@@ -4,8 +4,8 @@ The day planned is Tuesday 24 March 2026 (UTC), seen at 12:10 that day. With
 4 weeks of history the forecast averages Tuesdays 17, 10 and 3 March and
 24 February:
 
-- 09:00–09:30: 3 + 1 + 0 + 4 = 8 conversations → 2.0; 09:30–10:00: 2 → 0.5.
-  In 15-minute intervals: 09:00–09:15: 2 → 0.5, 09:15–09:30: 6 → 1.5.
+- 09:00-09:30: 3 + 1 + 0 + 4 = 8 conversations → 2.0; 09:30-10:00: 2 → 0.5.
+  In 15-minute intervals: 09:00-09:15: 2 → 0.5, 09:15-09:30: 6 → 1.5.
 - A fifth Tuesday, 17 February, has 7 at 09:05: with 5 weeks, 09:00 → 15 / 5 = 3.0.
 - Not counted: Monday 23 March, and the planned day itself.
 - AHT: two conversations worked 300 s and 600 s in those weeks → 450 s (a
@@ -16,9 +16,9 @@ erlangs: one agent answers 1 - 0.5·e^(-0.5·20/450) ≈ 51 % within 20 s, two
 answer 1 - 0.1·e^(-1.5·20/450) ≈ 90.6 %, so 80 % in 20 s needs 2 agents, and
 3 to schedule at 30 % shrinkage (2 / 0.7 = 2.86).
 
-Presence on the day: A available 08:50–09:10; B available since Monday 22:00;
-C away 09:40–09:50; E only on Monday (10:00–18:00); F available exactly
-10:00–10:30.
+Presence on the day: A available 08:50-09:10; B available since Monday 22:00;
+C away 09:40-09:50; E only on Monday (10:00-18:00); F available exactly
+10:00-10:30.
 """
 
 from __future__ import annotations
@@ -72,7 +72,9 @@ def captured(*times: datetime) -> None:
 
 
 def worked(when: datetime, seconds: float) -> None:
-    Event.objects.create(kind=EventKind.WORK, at=when, conversation=conversation(when), channel=X, value_seconds=seconds)
+    Event.objects.create(
+        kind=EventKind.WORK, at=when, conversation=conversation(when), channel=X, value_seconds=seconds
+    )
 
 
 @pytest.fixture
