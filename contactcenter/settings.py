@@ -262,6 +262,8 @@ SERVICE_LEVEL_ABANDONS = env.choice("SERVICE_LEVEL_ABANDONS", "ignored", ("ignor
 """How the service level report treats abandoned conversations (README, "KPI definitions")."""
 FCR_WINDOW_HOURS = env.number("FCR_WINDOW_HOURS", 72.0, minimum=0.0)
 """A resolution counts as first-contact when no reopen or new contact follows within this window."""
+if FCR_WINDOW_HOURS > 8784:  # reporting.kpis.MAX_FCR_WINDOW_HOURS, a leap year
+    raise ImproperlyConfigured(f"FCR_WINDOW_HOURS={FCR_WINDOW_HOURS} is above the maximum of 8784 (366 days).")
 OUTBOX_MAX_ATTEMPTS = env.integer("OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
 """Temporary failures retried (with back-off) before a reply is marked failed."""
 SITE_URL = (env.url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")

@@ -435,13 +435,14 @@ class ReportForm(forms.Form):
     # Call these only once is_valid() is True.
 
     def options(self, report: Report) -> dict[str, Any]:
-        """The report's options as applied: the value given, or the setting's default."""
-        data = self.cleaned_data
-        values: dict[str, Any] = {}
-        for name in report.options:
-            given = data.get(name)
-            values[name] = given if given not in (None, "") else OPTIONS[name]()
-        return values
+        """The report's options as applied: the value given, or the setting's default (read once per form)."""
+        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_applied_options", {})
+        if report.name not in cache:
+            data = self.cleaned_data
+            cache[report.name] = {
+                name: data[name] if data.get(name) not in (None, "") else OPTIONS[name]() for name in report.options
+            }
+        return dict(cache[report.name])
 
     def kpi_filter(self) -> KpiFilter:
         data = self.cleaned_data
