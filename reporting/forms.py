@@ -585,10 +585,32 @@ class StaffingPlanForm(forms.Form):
         )
 
     def add_invalid(self, error: Invalid) -> None:
-        """Show a domain error on the fields it names (or on the form)."""
-        named = {name: messages for name, messages in error.fields.items() if name in self.fields}
-        for name, messages in named.items():
-            for message in messages:
-                self.add_error(name, message)
-        if not named:
-            self.add_error(None, error.message)
+        add_invalid(self, error)
+
+
+def add_invalid(form: forms.Form, error: Invalid) -> None:
+    """Show a domain error on the fields of ``form`` it names (or on the form as a whole)."""
+    named = {name: messages for name, messages in error.fields.items() if name in form.fields}
+    for name, messages in named.items():
+        for message in messages:
+            form.add_error(name, message)
+    if not named:
+        form.add_error(None, error.message)
+
+
+class ForecastEntryForm(forms.Form):
+    """One hand-entered forecast from the staffing page: an interval of the planned day and its volume."""
+
+    start = forms.TimeField(
+        widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M"),
+        label="Interval start",
+        help_text="Start of the interval on the planned day (HH:MM).",
+    )
+    volume = forms.FloatField(
+        required=False, min_value=0, label="Volume", help_text="Conversations expected; empty removes the forecast."
+    )
+    note = forms.CharField(max_length=200, required=False, strip=True)
+
+    def starts_at(self, day: date) -> datetime:
+        """Call only once is_valid() is True."""
+        return timezone.make_aware(datetime.combine(day, self.cleaned_data["start"]), timezone.get_default_timezone())

@@ -19,8 +19,17 @@ from contactcenter.core.models import Channel
 from contactcenter.core.queries import live_conversations, state_counts
 from contactcenter.errors import Invalid, NotFound, PermissionDenied
 from reporting import charts
+from reporting.actions import check_set_forecast
 from reporting.dashboard import dashboard
-from reporting.forms import GROUP_COLUMNS, REPORTS, Report, ReportForm, StaffingPlanForm
+from reporting.forms import (
+    GROUP_COLUMNS,
+    REPORTS,
+    ForecastEntryForm,
+    Report,
+    ReportForm,
+    StaffingPlanForm,
+    add_invalid,
+)
 from reporting.kpis import Row
 from reporting.planning import Plan, staffing_plan
 
@@ -216,8 +225,22 @@ def staffing_page(request: HttpRequest) -> HttpResponse:
     """A day's staffing plan (Erlang C per interval beside the agents logged in); bad input shows the form's errors."""
     _require_supervisor(request)
     form = StaffingPlanForm.from_query(request.GET)
+    entry = ForecastEntryForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid() and entry.is_valid():
+        # A forecast entered for an interval of the day planned (the query string's date and interval).
+        try:
+            check_set_forecast(
+                request.user,
+                starts_at=entry.starts_at(form.cleaned_data["date"]),
+                interval_minutes=form.cleaned_data["interval_minutes"],
+                volume=entry.cleaned_data["volume"],
+                note=entry.cleaned_data["note"],
+            )
+            return redirect(f"{reverse('staffing')}?{request.GET.urlencode()}")
+        except Invalid as error:
+            add_invalid(entry, error if set(error.fields) & set(entry.fields) else _as_start_error(error))
     plan = _plan(form)
-    context: dict[str, object] = {"form": form, "plan": plan}
+    context: dict[str, object] = {"form": form, "plan": plan, "entry": entry}
     if plan is not None:
         context |= {
             "chart": _staffing_chart(plan),
@@ -225,6 +248,11 @@ def staffing_page(request: HttpRequest) -> HttpResponse:
             "api_url": f"{reverse('api-staffing-plan')}?{request.GET.urlencode()}",
         }
     return render(request, "reporting/staffing.html", context)
+
+
+def _as_start_error(error: Invalid) -> Invalid:
+    """An interval start that does not fit the interval length, shown on the start field."""
+    return Invalid(error.message, fields={"start": [error.message]})
 
 
 def _plan(form: StaffingPlanForm) -> Plan | None:

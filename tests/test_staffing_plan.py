@@ -282,3 +282,54 @@ def test_a_forecast_starts_on_its_interval(settings: Any) -> None:
     with pytest.raises(ValidationError, match="multiple of 30 minutes"):
         Forecast(starts_at=at(DAY, 9, 15), interval_minutes=30, volume=3).full_clean()
     Forecast(starts_at=at(DAY, 9, 15), interval_minutes=15, volume=3).full_clean()
+
+
+# --- Forecasts entered on the page ---------------------------------------------------------------
+
+
+def post_forecast(client: Client, query: str, **fields: str) -> Any:
+    with time_machine.travel(NOW, tick=False):
+        return client.post(f"/staffing/?{query}", fields)
+
+
+def test_a_supervisor_enters_and_removes_a_forecast_on_the_page(history: None, supervisor_client: Client) -> None:
+    query = "date=2026-03-24&interval_minutes=30"
+    response = post_forecast(supervisor_client, query, start="09:30", volume="12", note="campaign")
+    assert response.status_code == 302 and response["Location"] == f"/staffing/?{query}"
+    forecast = Forecast.objects.get()
+    assert (forecast.starts_at, forecast.interval_minutes, forecast.volume, forecast.note) == (
+        at(DAY, 9, 30),
+        30,
+        12.0,
+        "campaign",
+    )
+    rows = by_start(get_plan(supervisor_client, date="2026-03-24").json())
+    assert (rows["09:30"]["volume"], rows["09:30"]["volume_source"]) == (12.0, "forecast")
+
+    post_forecast(supervisor_client, query, start="09:30", volume="7")
+    assert Forecast.objects.get().volume == 7.0, "one forecast per interval, replaced"
+    post_forecast(supervisor_client, query, start="09:30", volume="")
+    assert not Forecast.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"start": "09:15", "volume": "3"}, "multiple of 30 minutes"),
+        ({"start": "09:30", "volume": "-1"}, "greater than or equal to 0"),
+        ({"start": "half past nine", "volume": "3"}, "Enter a valid time"),
+    ],
+)
+def test_bad_forecasts_are_refused_on_the_page(
+    history: None, supervisor_client: Client, fields: dict[str, str], message: str
+) -> None:
+    response = post_forecast(supervisor_client, "date=2026-03-24&interval_minutes=30", **fields)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Forecast.objects.exists()
+
+
+def test_agents_cannot_enter_forecasts(client: Client, agent: Any) -> None:
+    client.force_login(agent)
+    assert post_forecast(client, "date=2026-03-24", start="09:30", volume="3").status_code == 403
+    assert not Forecast.objects.exists()
