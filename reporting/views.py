@@ -4,6 +4,7 @@ websocket and every 15 s) and the reports."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -127,7 +128,9 @@ def _report_context(
 def _chart(report: Report, rows: list[Row], grain: str | None, form: ReportForm) -> SafeString:
     kind = report.column(report.chart[0]).kind
     scale, unit = (100.0, "%") if kind == "rate" else (1.0, "s" if kind == "seconds" else "")
-    labels = [_row_label(row, grain) for row in rows]
+    # Rows keyed by a name too (a listening query, a keyword) carry it in their label.
+    names = [column.key for column in report.columns if column.kind == "text"]
+    labels = [_row_label(row, grain, names) for row in rows]
     if not report.over_period:
         # A snapshot (backlog): the buckets along the axis, one series per row (all channels, or each channel).
         series = [
@@ -145,12 +148,13 @@ def _chart(report: Report, rows: list[Row], grain: str | None, form: ReportForm)
     return charts.chart(f"{report.title}: {_describe(form, report)}", labels, series, unit=unit)
 
 
-def _row_label(row: Row, grain: str | None) -> str:
+def _row_label(row: Row, grain: str | None, names: Sequence[str] = ()) -> str:
     parts = []
     if "period" in row:
         parts.append(_cell(row["period"], "period", grain))
     if "channel" in row:
         parts.append(_cell(row["channel"], "channel", grain))
+    parts += [str(row[name]) for name in names if row.get(name) is not None]
     return " · ".join(parts) or "All"
 
 

@@ -131,3 +131,10 @@ def test_the_keywords_page_and_api(posts: None, client: Any, supervisor: Any) ->
     assert len(body["rows"]) == 6
     csv = client.get("/reports/keywords/?start=2026-03-02&end=2026-03-03&format=csv").content.decode()
     assert csv.splitlines()[0] == "keyword,mentions,posts,share"
+
+
+def test_the_keyword_chart_labels_each_keyword(posts: None, client: Any, supervisor: Any) -> None:
+    client.force_login(supervisor)
+    html = client.get("/reports/keywords/?start=2026-03-02&end=2026-03-03&keywords=refund,outage").content.decode()
+    assert "<title>outage · Posts mentioning it: 2</title>" in html
+    assert "<title>refund · Posts mentioning it: 2</title>" in html
