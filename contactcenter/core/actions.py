@@ -329,6 +329,7 @@ def do_assign_conversations(
             .values_list("pk", "channel", "queue_id", "queued_at", "contact_id")
         }
         moving = [a for a in assignments if a[0] in rows]
+        hours.load({queue_id for _, queue_id, _, _ in rows.values()})  # one query for the batch's calendars
         update_rows(
             Conversation,
             ["state", "assigned_agent", "assigned_at", "weight", "preferred_agent", "updated_at"],
