@@ -316,6 +316,14 @@ SANDBOX_SEED = env.integer("SANDBOX_SEED", 0, minimum=0)
 
 COST_PER_AGENT_HOUR = env.number("COST_PER_AGENT_HOUR", 30.0, minimum=0.0)
 """What an hour of agent handling time costs (any currency), for the cost report."""
+SHORT_ABANDON_SECONDS = env.number("SHORT_ABANDON_SECONDS", 0.0, minimum=0.0)
+"""Abandons after a shorter wait are short abandons: reported, but left out of the abandonment figures."""
+SERVICE_LEVEL_ABANDONS = env.choice("SERVICE_LEVEL_ABANDONS", "ignored", ("ignored", "met", "missed", "after_target"))
+"""How the service level report treats abandoned conversations (README, "KPI definitions")."""
+FCR_WINDOW_HOURS = env.number("FCR_WINDOW_HOURS", 72.0, minimum=0.0)
+"""A resolution counts as first-contact when no reopen or new contact follows within this window."""
+if FCR_WINDOW_HOURS > 8784:  # reporting.kpis.MAX_FCR_WINDOW_HOURS, a leap year
+    raise ImproperlyConfigured(f"FCR_WINDOW_HOURS={FCR_WINDOW_HOURS} is above the maximum of 8784 (366 days).")
 OUTBOX_MAX_ATTEMPTS = env.integer("OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
 """Temporary failures retried (with back-off) before a reply is marked failed."""
 AGENT_HEARTBEAT_TIMEOUT_SECONDS = env.integer("AGENT_HEARTBEAT_TIMEOUT_SECONDS", 90, minimum=10)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("live/", reporting_views.overview_live, name="overview-live"),
     path("reports/", reporting_views.reports_index, name="reports"),
     path("reports/<slug:name>/", reporting_views.report_page, name="report"),
+    path("staffing/", reporting_views.staffing_page, name="staffing"),
     path("inbox/", agent_views.inbox, name="inbox"),
     path("inbox/live/", agent_views.inbox_live, name="inbox-live"),
     path("presence/", agent_views.set_presence, name="presence"),

@@ -11,7 +11,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from monitoring import credentials
-from monitoring.models import BlockedAuthor, ClassificationRule, FilterRule, ListeningQuery, SocialAccount
+from monitoring.models import (
+    BlockedAuthor,
+    ClassificationRule,
+    FilterRule,
+    ListeningQuery,
+    SocialAccount,
+    TrackedKeyword,
+)
 
 SECRET_FIELDS = sorted({name for names in credentials.FIELDS.values() for name in names})
 
@@ -175,3 +182,13 @@ class ClassificationRuleAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "category", "language"]
     search_fields = ["name", "category"]
     filter_horizontal = ["skills"]
+
+
+@admin.register(TrackedKeyword)
+class TrackedKeywordAdmin(admin.ModelAdmin):
+    """Keywords the keyword trends report counts (reporting.kpis.keywords)."""
+
+    list_display = ["keyword", "enabled"]
+    list_editable = ["enabled"]
+    list_filter = ["enabled"]
+    search_fields = ["keyword"]

@@ -179,3 +179,22 @@ class ClassificationRule(models.Model):
                 raise ValidationError({"regex": f"Not a valid regular expression: {error}."}) from None
         if not (self.keywords or self.regex or self.account_id or self.language or self.author_handle):
             raise ValidationError("A rule needs at least one condition, or it would match every post.")
+
+
+class TrackedKeyword(models.Model):
+    """A word or phrase the keyword trends report counts in customers' posts (beside the listening
+    queries' and classification rules' keywords, which it counts by default too)."""
+
+    keyword = models.CharField(max_length=100, unique=True, help_text="Matched case-insensitively anywhere in a post.")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["keyword"]
+
+    def __str__(self) -> str:
+        return self.keyword
+
+    def clean(self) -> None:
+        self.keyword = " ".join(self.keyword.split()).lower()
+        if not self.keyword:
+            raise ValidationError({"keyword": "A keyword cannot be blank."})

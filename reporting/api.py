@@ -16,8 +16,9 @@ from contactcenter.api.permissions import IsSupervisor
 from contactcenter.api.schema import error_responses
 from contactcenter.errors import NotFound
 from reporting import staffing
-from reporting.forms import NO_GROUPING, REPORTS, ReportForm
-from reporting.kpis import TIME_GRAINS
+from reporting.forms import NO_GROUPING, REPORTS, ReportForm, StaffingPlanForm
+from reporting.kpis import ABANDON_TREATMENTS, TIME_GRAINS
+from reporting.planning import staffing_plan
 
 DEFAULT_ANSWER_SECONDS = 20.0
 
@@ -120,17 +121,28 @@ class ErlangCView(APIView):
 
 def _report_parameters() -> list[OpenApiParameter]:
     """The query parameters, read off :class:`ReportForm` (which validates them) so the two never drift apart."""
-    types = {forms.DateField: OpenApiTypes.DATE, forms.BooleanField: OpenApiTypes.BOOL}
-    parameters = [
-        OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(REPORTS), description="The report.")
-    ]
-    for name, field in ReportForm.base_fields.items():
+    path = OpenApiParameter(
+        "name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(REPORTS), description="The report."
+    )
+    return [path, *_form_parameters(ReportForm)]
+
+
+def _form_parameters(form: type[forms.Form]) -> list[OpenApiParameter]:
+    types = {
+        forms.DateField: OpenApiTypes.DATE,
+        forms.BooleanField: OpenApiTypes.BOOL,
+        forms.FloatField: OpenApiTypes.NUMBER,
+        forms.IntegerField: OpenApiTypes.INT,
+        forms.TypedChoiceField: OpenApiTypes.INT,
+    }
+    parameters = []
+    for name, field in form.base_fields.items():
         kind = next((schema for cls, schema in types.items() if isinstance(field, cls)), OpenApiTypes.STR)
         if isinstance(field, forms.ModelChoiceField):
             kind = OpenApiTypes.INT
         choices = None
-        if type(field) is forms.ChoiceField:
-            choices = [value for value, _ in cast(list[tuple[str, str]], field.choices) if value]
+        if isinstance(field, forms.ChoiceField) and not isinstance(field, forms.ModelChoiceField):
+            choices = [value for value, _ in cast(list[tuple[Any, str]], field.choices) if value]
         parameters.append(
             OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=str(field.help_text), enum=choices)
         )
@@ -153,6 +165,16 @@ class ReportFiltersSerializer(serializers.Serializer):
     agent = serializers.IntegerField(allow_null=True, help_text="The agent's user id.")
     team = serializers.IntegerField(allow_null=True)
     category = serializers.CharField(allow_null=True)
+    account = serializers.IntegerField(allow_null=True, help_text="The social account's id.")
+    # The options, present only for the reports that take them (the value applied: given, or the setting's).
+    short_abandon_seconds = serializers.FloatField(required=False, help_text="abandonment only.")
+    abandon_treatment = serializers.ChoiceField(
+        choices=list(ABANDON_TREATMENTS), required=False, help_text="service-level only."
+    )
+    fcr_window_hours = serializers.FloatField(required=False, help_text="resolution only.")
+    keywords = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="keywords only: the keywords counted."
+    )
 
 
 class ReportView(APIView):
@@ -178,9 +200,12 @@ class ReportView(APIView):
         tags=["reports"],
         summary="A historical report",
         description=(
-            "`volumes`, `speed`, `handle`, `abandonment`, `service-level`, `resolution` or `backlog` over a period "
-            "of whole days (default: the last 7, today included; at most 366), grouped by a time grain and/or "
-            "channel, filtered by channel, queue, agent, team and category. Supervisors and admins only."
+            "`volumes`, `speed`, `handle`, `abandonment`, `service-level`, `resolution`, `backlog`, `csat`, "
+            "`trends`, `listening`, `keywords` or `cost` over a period of whole days (default: the last 7, today "
+            "included; at most 366), grouped by a time grain and/or channel, filtered by channel, social account, "
+            "queue, agent, team and category. Options (`short_abandon_seconds`, `abandon_treatment`, "
+            "`fcr_window_hours`, `keywords`) apply to the reports named in their description and are echoed in "
+            "`filters`. Supervisors and admins only."
         ),
         parameters=_report_parameters(),
         responses={200: OutputSerializer, **error_responses(400, 401, 403, 404)},
@@ -196,3 +221,74 @@ class ReportView(APIView):
             )
         body = {"report": name, "filters": form.applied(report), "rows": form.run(report)}
         return Response(self.OutputSerializer(body).data)
+
+
+@extend_schema_serializer(component_name="StaffingPlanInterval")
+class StaffingPlanIntervalSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    volume = RoundedFloatField(help_text="Forecast conversations in the interval.")
+    volume_source = serializers.ChoiceField(
+        choices=["forecast", "history"], help_text="forecast: entered by hand; history: the weeks' mean."
+    )
+    traffic_erlangs = RoundedFloatField()
+    agents = serializers.IntegerField(help_text="Agents required on the floor.")
+    scheduled_agents = serializers.IntegerField(help_text="Agents to schedule: agents / (1 - shrinkage), rounded up.")
+    service_level = RoundedFloatField(help_text="Expected share answered within answer_seconds.")
+    asa_seconds = RoundedFloatField(allow_null=True, help_text="Expected average speed of answer; null if unbounded.")
+    occupancy = RoundedFloatField()
+    logged_in = serializers.IntegerField(
+        allow_null=True, help_text="Agents not offline at some moment of the interval; null for the future."
+    )
+
+
+@extend_schema_serializer(component_name="StaffingPlanInputs")
+class StaffingPlanInputsSerializer(serializers.Serializer):
+    """The parameters as applied (defaults filled in)."""
+
+    day = serializers.DateField()
+    interval_minutes = serializers.IntegerField()
+    target_service_level = serializers.FloatField(allow_null=True)
+    answer_seconds = serializers.FloatField()
+    target_asa_seconds = serializers.FloatField(allow_null=True)
+    shrinkage = serializers.FloatField()
+    concurrency = serializers.FloatField()
+    aht_seconds = serializers.FloatField(allow_null=True, help_text="The override given, or null.")
+    weeks = serializers.IntegerField()
+
+
+class StaffingPlanView(APIView):
+    """The staffing plan of a day: Erlang C per interval from the forecast, beside the agents logged in."""
+
+    permission_classes = [IsSupervisor]
+
+    @extend_schema_serializer(component_name="StaffingPlan")
+    class OutputSerializer(serializers.Serializer):
+        inputs = StaffingPlanInputsSerializer()
+        aht_seconds = RoundedFloatField(help_text="The AHT used.")
+        aht_source = serializers.ChoiceField(choices=["given", "history"])
+        history_days = serializers.ListField(
+            child=serializers.DateField(), help_text="The days averaged, latest first."
+        )
+        intervals = StaffingPlanIntervalSerializer(many=True)
+
+    @extend_schema(
+        operation_id="staffing_plan",
+        tags=["staffing"],
+        summary="The staffing plan of a day",
+        description=(
+            "Per interval of `date`: forecast volume (hand-entered, or the mean of the same weekday and interval "
+            "over the last `weeks` weeks), AHT (from history unless `aht_seconds`), Erlang C agents required and "
+            "to schedule, expected service level, ASA and occupancy, and the agents logged in. Without a target "
+            "the plan aims at 80 % within 20 s. Supervisors and admins only."
+        ),
+        parameters=_form_parameters(StaffingPlanForm),
+        responses={200: OutputSerializer, **error_responses(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        form = StaffingPlanForm.from_query(request.query_params)
+        if not form.is_valid():
+            raise serializers.ValidationError(
+                {field: [str(error) for error in errors] for field, errors in form.errors.items()}
+            )
+        return Response(self.OutputSerializer(staffing_plan(form.inputs())).data)

@@ -16,19 +16,39 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from agents.models import Team
 from contactcenter.core.models import Channel
+from contactcenter.errors import Invalid
+from monitoring.models import SocialAccount
 from reporting import kpis
-from reporting.kpis import CHANNEL, TIME_GRAINS, GroupBy, KpiFilter, Row
+from reporting.kpis import ABANDON_TREATMENTS, CHANNEL, MAX_FCR_WINDOW_HOURS, TIME_GRAINS, GroupBy, KpiFilter, Row
+from reporting.models import INTERVAL_MINUTES
+from reporting.planning import (
+    DEFAULT_ANSWER_SECONDS,
+    DEFAULT_TARGET_SERVICE_LEVEL,
+    DEFAULT_WEEKS,
+    MAX_WEEKS,
+    PlanInputs,
+)
 from routing.models import Queue
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
 NO_GROUPING = "none"
+MAX_OPTION_SECONDS = 366 * 86400
+
+OPTIONS: dict[str, Callable[[], Any]] = {
+    "short_abandon_seconds": lambda: settings.SHORT_ABANDON_SECONDS,
+    "abandon_treatment": lambda: settings.SERVICE_LEVEL_ABANDONS,
+    "fcr_window_hours": lambda: settings.FCR_WINDOW_HOURS,
+    "keywords": lambda: kpis.tracked_keywords(),
+}
+"""Report options (form fields a report may take, see ``Report.options``) and their defaults, read when applied."""
 
 
 # --- The reports ------------------------------------------------------------------------------
@@ -59,6 +79,8 @@ class Report:
     """Keys of the columns drawn in the chart (all of one kind)."""
     over_period: bool = True
     """False for a snapshot of now (backlog): the period and time grouping do not apply."""
+    options: tuple[str, ...] = ()
+    """Parameters of :class:`ReportForm` (see :data:`OPTIONS`) this report takes, passed to ``kpi`` by name."""
 
     def column_keys(self, group_keys: list[str]) -> list[str]:
         return [*group_keys, *(column.key for column in self.columns)]
@@ -95,15 +117,21 @@ REPORTS: dict[str, Report] = {
         Report(
             "speed",
             "Speed",
-            "First response time and average speed of answer (queue entry to assignment).",
+            "First response time, average speed of answer (queue entry to assignment) and assignment to first "
+            "reply, in calendar time and in the queue's business hours.",
             kpis.speed,
-            _seconds("first_response", "First response") + _seconds("asa", "ASA"),
+            _seconds("first_response", "First response")
+            + _seconds("asa", "ASA")
+            + _seconds("assignment_to_reply", "Assignment to first reply")
+            + _seconds("first_response_business", "First response (business hours)")
+            + _seconds("asa_business", "ASA (business hours)")
+            + _seconds("assignment_to_reply_business", "Assignment to first reply (business hours)"),
             chart=("first_response_median_seconds", "first_response_p90_seconds", "asa_median_seconds"),
         ),
         Report(
             "handle",
             "Handle time",
-            "Average handle time (work and wrap-up), wrap-ups, transfers and holds.",
+            "Average handle time (work and wrap-up), average wait, wrap-ups, transfers and holds.",
             kpis.handle,
             (
                 Column("aht_seconds", "AHT", "seconds"),
@@ -115,8 +143,10 @@ REPORTS: dict[str, Report] = {
                 Column("average_wrap_up_seconds", "Average wrap-up", "seconds"),
                 Column("transfers", "Transfers"),
                 Column("holds", "Holds"),
+                Column("waits", "Waits ended by a reply"),
+                Column("average_wait_seconds", "Average wait", "seconds"),
             ),
-            chart=("aht_seconds", "average_wrap_up_seconds"),
+            chart=("aht_seconds", "average_wrap_up_seconds", "average_wait_seconds"),
         ),
         Report(
             "abandonment",
@@ -132,11 +162,12 @@ REPORTS: dict[str, Report] = {
                 Column("abandonment_rate", "Abandonment rate", "rate"),
             ),
             chart=("captured", "abandoned"),
+            options=("short_abandon_seconds",),
         ),
         Report(
             "service-level",
             "Service level",
-            "Share of conversations first answered within their SLA target (abandons ignored).",
+            "Share of conversations first answered within their SLA target (abandons treated as chosen).",
             kpis.service_level,
             (
                 Column("answered", "Answered"),
@@ -148,6 +179,7 @@ REPORTS: dict[str, Report] = {
                 Column("service_level", "Service level", "rate"),
             ),
             chart=("service_level",),
+            options=("abandon_treatment",),
         ),
         Report(
             "resolution",
@@ -166,6 +198,7 @@ REPORTS: dict[str, Report] = {
                 Column("dispatches", "Dispatches"),
             ),
             chart=("opened", "resolved", "reopened"),
+            options=("fcr_window_hours",),
         ),
         Report(
             "backlog",
@@ -229,6 +262,20 @@ REPORTS: dict[str, Report] = {
             kpis.listening_trends,
             (Column("query", "Query", "text"), Column("posts", "Posts")),
             chart=("posts",),
+        ),
+        Report(
+            "keywords",
+            "Keywords",
+            "Customers' posts mentioning each tracked keyword over time.",
+            kpis.keywords,
+            (
+                Column("keyword", "Keyword", "text"),
+                Column("mentions", "Posts mentioning it"),
+                Column("posts", "Posts"),
+                Column("share", "Share of posts", "rate"),
+            ),
+            chart=("mentions",),
+            options=("keywords",),
         ),
         Report(
             "cost",
@@ -323,6 +370,44 @@ class ReportForm(forms.Form):
         help_text="Only this team's id.",
     )
     category = forms.CharField(max_length=64, required=False, strip=True, help_text="Only this category.")
+    account = forms.ModelChoiceField(
+        SocialAccount.objects.order_by("platform", "name"),
+        required=False,
+        empty_label="All social accounts",
+        label="Social account",
+        error_messages=_unknown("social account"),
+        help_text="Only conversations captured through this social account's id.",
+    )
+    # Report options: each report takes those named in its Report.options; empty means the setting.
+    short_abandon_seconds = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=MAX_OPTION_SECONDS,
+        label="Short abandon (s)",
+        help_text="Abandonment: abandons after a shorter wait are short abandons, left out; "
+        "default SHORT_ABANDON_SECONDS.",
+    )
+    abandon_treatment = forms.ChoiceField(
+        choices=[("", "Default"), *((name, name.replace("_", " ")) for name in ABANDON_TREATMENTS)],
+        required=False,
+        label="Abandons",
+        help_text="Service level: abandons ignored, met, missed or after_target (only those after the target, "
+        "as missed); default SERVICE_LEVEL_ABANDONS.",
+    )
+    fcr_window_hours = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=MAX_FCR_WINDOW_HOURS,
+        label="FCR window (h)",
+        help_text="Resolution: no reopen or new contact within this many hours; default FCR_WINDOW_HOURS.",
+    )
+    keywords = forms.CharField(
+        required=False,
+        max_length=2000,
+        strip=True,
+        help_text=f"Keywords: comma-separated words or phrases (at most {kpis.MAX_KEYWORDS}); default the tracked "
+        "keywords.",
+    )
 
     @classmethod
     def from_query(cls, query: Mapping[str, Any]) -> ReportForm:
@@ -344,7 +429,34 @@ class ReportForm(forms.Form):
                 self.add_error("end", f"A report covers at most {MAX_DAYS} days; this period has {days}.")
         return cleaned
 
+    def clean_keywords(self) -> list[str] | None:
+        text = self.cleaned_data.get("keywords") or ""
+        if not text:
+            return None
+        words = [word.strip() for word in text.split(",")]
+        if any(not word for word in words):
+            raise forms.ValidationError("Separate keywords with single commas; a keyword cannot be empty.")
+        words = kpis.normalise_keywords(words)
+        if len(words) > kpis.MAX_KEYWORDS:
+            raise forms.ValidationError(f"At most {kpis.MAX_KEYWORDS} keywords; got {len(words)}.")
+        return words
+
+    def fields_for(self, report: Report | None) -> list[forms.BoundField]:
+        """The form's fields a page shows: every filter, and the options of ``report`` (none on the index)."""
+        options = report.options if report is not None else ()
+        return [self[name] for name in self.fields if name not in OPTIONS or name in options]
+
     # Call these only once is_valid() is True.
+
+    def options(self, report: Report) -> dict[str, Any]:
+        """The report's options as applied: the value given, or the setting's default (read once per form)."""
+        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_applied_options", {})
+        if report.name not in cache:
+            data = self.cleaned_data
+            cache[report.name] = {
+                name: data[name] if data.get(name) not in (None, "") else OPTIONS[name]() for name in report.options
+            }
+        return dict(cache[report.name])
 
     def kpi_filter(self) -> KpiFilter:
         data = self.cleaned_data
@@ -356,6 +468,7 @@ class ReportForm(forms.Form):
             agent_id=data["agent"].pk if data["agent"] else None,
             team_id=data["team"].pk if data["team"] else None,
             category=data["category"] or None,
+            account_id=data["account"].pk if data["account"] else None,
         )
 
     def grain(self, report: Report) -> str | None:
@@ -383,12 +496,135 @@ class ReportForm(forms.Form):
             "agent": data["agent"].pk if data["agent"] else None,
             "team": data["team"].pk if data["team"] else None,
             "category": data["category"] or None,
+            "account": data["account"].pk if data["account"] else None,
+            **self.options(report),
         }
 
     def run(self, report: Report) -> list[Row]:
-        return report.kpi(self.kpi_filter(), self.kpi_group_by(report))
+        return report.kpi(self.kpi_filter(), self.kpi_group_by(report), **self.options(report))
 
 
 def _midnight(day: date) -> datetime:
     """The start of ``day`` in the server's time zone (the zone the time buckets are cut in)."""
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
+
+
+# --- The staffing plan ------------------------------------------------------------------------
+
+
+class StaffingPlanForm(forms.Form):
+    """The parameters of the staffing plan (page ``/staffing/`` and ``GET /api/v1/staffing/plan``).
+
+    Bind it with :meth:`from_query`: the day defaults to today, the interval to
+    30 minutes, the history to 4 weeks; without any target the plan aims at
+    80 % within 20 s. Types and simple ranges are checked here; the ranges of
+    the Erlang C inputs are checked once, by ``reporting.staffing``.
+    """
+
+    date = forms.DateField(
+        validators=_DATE_RANGE,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="The day to plan (YYYY-MM-DD); default: today.",
+    )
+    interval_minutes = forms.TypedChoiceField(
+        choices=[(minutes, f"{minutes} minutes") for minutes in INTERVAL_MINUTES],
+        coerce=int,
+        label="Interval",
+        help_text="Length of each interval: 15, 30 or 60 minutes.",
+    )
+    target_service_level = forms.FloatField(
+        required=False,
+        label="Target service level",
+        help_text="Share to answer within answer_seconds, between 0 and 1 exclusive (0.8 = 80 %).",
+    )
+    answer_seconds = forms.FloatField(
+        required=False, label="Answer within (s)", help_text="The service level's answer time in seconds (≥ 0)."
+    )
+    target_asa_seconds = forms.FloatField(
+        required=False, label="Target ASA (s)", help_text="Target average speed of answer in seconds (> 0)."
+    )
+    shrinkage = forms.FloatField(
+        required=False, help_text="Share of paid time agents are unavailable, at least 0 and under 1 (0.3 = 30 %)."
+    )
+    concurrency = forms.FloatField(
+        required=False, help_text="Conversations an agent handles at once, 1 to 100 (digital work)."
+    )
+    aht_seconds = forms.FloatField(
+        required=False,
+        label="AHT override (s)",
+        help_text="Average handle time in seconds; default: the AHT of the history weeks (handle report).",
+    )
+    weeks = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_WEEKS,
+        label="Weeks of history",
+        help_text=f"Same weekdays averaged for the forecast, 1 to {MAX_WEEKS}; default {DEFAULT_WEEKS}.",
+    )
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, Any]) -> StaffingPlanForm:
+        data = {key: query.get(key) for key in cls.base_fields if query.get(key) not in (None, "")}
+        data.setdefault("date", timezone.localdate().isoformat())
+        data.setdefault("interval_minutes", "30")
+        data.setdefault("weeks", str(DEFAULT_WEEKS))
+        data.setdefault("shrinkage", "0")
+        data.setdefault("concurrency", "1")
+        if "target_service_level" not in data and "target_asa_seconds" not in data:
+            data["target_service_level"] = str(DEFAULT_TARGET_SERVICE_LEVEL)
+            data.setdefault("answer_seconds", f"{DEFAULT_ANSWER_SECONDS:g}")
+        elif "target_service_level" not in data:
+            data.setdefault("answer_seconds", f"{DEFAULT_ANSWER_SECONDS:g}")  # for the expected service level
+        return cls(data)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("target_service_level") is not None and cleaned.get("answer_seconds") is None:
+            if "answer_seconds" not in self.errors:
+                self.add_error("answer_seconds", "answer_seconds is required with target_service_level.")
+        return cleaned
+
+    def inputs(self) -> PlanInputs:
+        """Call only once is_valid() is True."""
+        data = self.cleaned_data
+        return PlanInputs(
+            day=data["date"],
+            interval_minutes=data["interval_minutes"],
+            target_service_level=data["target_service_level"],
+            answer_seconds=data["answer_seconds"],
+            target_asa_seconds=data["target_asa_seconds"],
+            shrinkage=data["shrinkage"],
+            concurrency=data["concurrency"],
+            aht_seconds=data["aht_seconds"],
+            weeks=data["weeks"],
+        )
+
+    def add_invalid(self, error: Invalid) -> None:
+        add_invalid(self, error)
+
+
+def add_invalid(form: forms.Form, error: Invalid) -> None:
+    """Show a domain error on the fields of ``form`` it names (or on the form as a whole)."""
+    named = {name: messages for name, messages in error.fields.items() if name in form.fields}
+    for name, messages in named.items():
+        for message in messages:
+            form.add_error(name, message)
+    if not named:
+        form.add_error(None, error.message)
+
+
+class ForecastEntryForm(forms.Form):
+    """One hand-entered forecast from the staffing page: an interval of the planned day and its volume."""
+
+    start = forms.TimeField(
+        widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M"),
+        label="Interval start",
+        help_text="Start of the interval on the planned day (HH:MM).",
+    )
+    volume = forms.FloatField(
+        required=False, min_value=0, label="Volume", help_text="Conversations expected; empty removes the forecast."
+    )
+    note = forms.CharField(max_length=200, required=False, strip=True)
+
+    def starts_at(self, day: date) -> datetime:
+        """Call only once is_valid() is True."""
+        return timezone.make_aware(datetime.combine(day, self.cleaned_data["start"]), timezone.get_default_timezone())

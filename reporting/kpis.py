@@ -1,7 +1,7 @@
 """KPI queries: each function aggregates the ledger in the database and returns plain dicts.
 
 Every function takes a :class:`KpiFilter` (a half-open period ``[start, end)``
-and optional channel, queue, agent, team and category) and a ``group_by``:
+and optional channel, social account, queue, agent, team and category) and a ``group_by``:
 ``None`` (one row for the whole period), a time grain (``"hour"``, ``"day"``,
 ``"week"`` or ``"month"``, truncated in ``TIME_ZONE``; weeks start on Monday),
 ``"channel"``, or a time grain and ``"channel"`` together (``("day",
@@ -22,6 +22,10 @@ never rewritten by later moves. The filters select ledger rows:
   ``filtered``, ``abandoned``) count nothing under these filters.
 - ``category``: the conversation's category. ``filtered`` rows have no
   conversation, so they count nothing under it.
+- ``account_id``: the social account that captured the conversation (one of
+  its messages carries that ``account``; a conversation is normally captured
+  through one account). ``filtered`` rows have no conversation, so they count
+  nothing under it.
 
 Ratios (rates, service level, AHT) are divisions of two aggregates of the same
 group, done on the returned figures; they are ``None`` when the denominator is 0.
@@ -55,8 +59,9 @@ from django.db.models.functions import Cast, NullIf, Trunc
 from django.utils import timezone
 
 from agents.models import Presence, PresenceChange
-from contactcenter.core.models import OPEN_STATES, Conversation, Event, EventKind, Message, Sentiment
+from contactcenter.core.models import OPEN_STATES, Conversation, Direction, Event, EventKind, Message, Sentiment
 from contactcenter.errors import Invalid
+from monitoring.models import ClassificationRule, ListeningQuery, TrackedKeyword
 from reporting.aggregates import PercentileCont
 
 TIME_GRAINS = ("hour", "day", "week", "month")
@@ -78,6 +83,7 @@ class KpiFilter:
     agent_id: int | None = None
     team_id: int | None = None
     category: str | None = None
+    account_id: int | None = None
 
     def __post_init__(self) -> None:
         if timezone.is_naive(self.start) or timezone.is_naive(self.end):
@@ -133,7 +139,20 @@ def _ledger(filters: KpiFilter, kinds: Iterable[str]) -> QuerySet[Event]:
         rows = rows.filter(agent__agent_profile__team_id=filters.team_id)
     if filters.category is not None:
         rows = rows.filter(conversation__category=filters.category)
+    if filters.account_id is not None:
+        rows = rows.filter(_captured_through(filters.account_id, "conversation_id"))
     return rows
+
+
+def _captured_through(account_id: int, conversation_ref: str) -> Exists:
+    """The conversation (``conversation_ref`` of the outer row) has a message captured by that social account."""
+    return Exists(Message.objects.filter(conversation_id=OuterRef(conversation_ref), account_id=account_id))
+
+
+def _data_seconds(key: str) -> Cast:
+    """A number stored under ``data[key]`` of a ledger row, as a float (NULL when absent or null)."""
+    # NullIf: on SQLite Django reads a JSON null as the text 'null', which casts to 0.
+    return Cast(NullIf(KeyTextTransform(key, "data"), Value("null")), FloatField())
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -179,25 +198,41 @@ def volumes(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
 
 
 def speed(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
-    """First response time and ASA, each as count, mean, median and 90th percentile (seconds).
+    """First response time, ASA and assignment → first reply, each as count, mean, median and 90th percentile.
 
     - ``first_response_*``: ``first_response`` rows' ``data.since_post_seconds``
       (the customer's post → our first reply); rows without it are not counted.
     - ``asa_*``: ``assigned`` rows' ``value_seconds`` (queue entry → assignment);
       every assignment counts, also a second one after a transfer or reopen.
+    - ``assignment_to_reply_*``: ``first_response`` rows'
+      ``data.since_assignment_seconds`` (the conversation's first assignment →
+      its first reply).
+    - ``*_business_*``: the same three in business hours, from the values the
+      actions stored on the rows (``data.since_post_business_seconds`` and
+      ``data.since_assignment_business_seconds`` on ``first_response``,
+      ``data.business_seconds`` on ``assigned``): only the open hours of the
+      queue's SLA policy count (a queue without a policy, or a policy without
+      business hours, is always open, so there business = calendar). Rows
+      written before these values existed have none and are left out of the
+      business figures only.
 
     Percentiles are ``percentile_cont`` (linear interpolation between ranks):
     10, 20, 30, 40 give a median of 25 and a 90th percentile of 37.
     """
     grouping = _grouping(group_by)
-    # NullIf: on SQLite Django reads a JSON null as the text 'null', which casts to 0.
-    since_post = Cast(NullIf(KeyTextTransform("since_post_seconds", "data"), Value("null")), FloatField())
+    first_response = EventKind.FIRST_RESPONSE
     rows = _ledger(filters, [EventKind.FIRST_RESPONSE, EventKind.ASSIGNED])
     return _aggregate(
         rows,
         grouping,
-        _seconds_stats("first_response", EventKind.FIRST_RESPONSE, since_post)
-        | _seconds_stats("asa", EventKind.ASSIGNED, "value_seconds"),
+        _seconds_stats("first_response", first_response, _data_seconds("since_post_seconds"))
+        | _seconds_stats("asa", EventKind.ASSIGNED, "value_seconds")
+        | _seconds_stats("assignment_to_reply", first_response, _data_seconds("since_assignment_seconds"))
+        | _seconds_stats("first_response_business", first_response, _data_seconds("since_post_business_seconds"))
+        | _seconds_stats("asa_business", EventKind.ASSIGNED, _data_seconds("business_seconds"))
+        | _seconds_stats(
+            "assignment_to_reply_business", first_response, _data_seconds("since_assignment_business_seconds")
+        ),
     )
 
 
@@ -212,6 +247,11 @@ def handle(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
     - ``holds``: ``reply`` rows. Each agent reply puts the conversation in
       "waiting on customer" (or, after an earlier reply the customer has not
       answered, starts that wait again), so every reply counts as one hold.
+    - ``average_wait_seconds``: the mean of ``reply`` rows' ``value_seconds``,
+      the customer's wait each agent reply ended (since the customer's post,
+      or their last message after a reply we had already sent); ``waits``: the
+      replies that ended a wait (a second reply in a row ends none and has no
+      value, so it is not counted).
     """
     grouping = _grouping(group_by)
     timed = Q(kind__in=[EventKind.WORK, EventKind.WRAP_UP])
@@ -228,6 +268,8 @@ def handle(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
             "average_wrap_up_seconds": Avg("value_seconds", filter=Q(kind=EventKind.WRAP_UP)),
             "transfers": _count(EventKind.TRANSFERRED),
             "holds": _count(EventKind.REPLY),
+            "waits": Count("value_seconds", filter=Q(kind=EventKind.REPLY)),
+            "average_wait_seconds": Avg("value_seconds", filter=Q(kind=EventKind.REPLY)),
         },
     )
     for row in results:
@@ -243,12 +285,15 @@ def _has_event(kind: str) -> Exists:
     return Exists(Event.objects.filter(conversation_id=OuterRef("conversation_id"), kind=kind))
 
 
-def abandonment(filters: KpiFilter, group_by: GroupBy = None, *, short_abandon_seconds: float = 0) -> list[Row]:
+def abandonment(
+    filters: KpiFilter, group_by: GroupBy = None, *, short_abandon_seconds: float | None = None
+) -> list[Row]:
     """Conversations lost before an answer, and their share of those captured.
 
     - ``withdrawn``: conversations with an ``abandoned`` row (the customer deleted
       or withdrew the post before an answer) whose wait (``value_seconds``) is at
-      least ``short_abandon_seconds``; a row without a wait counts.
+      least ``short_abandon_seconds`` (default the ``SHORT_ABANDON_SECONDS``
+      setting, 0); a row without a wait counts.
     - ``short_abandons``: ``abandoned`` rows with a wait under
       ``short_abandon_seconds``, reported but excluded from ``abandoned``.
     - ``closed_unanswered``: conversations with a ``closed`` row and no ``reply``
@@ -258,6 +303,10 @@ def abandonment(filters: KpiFilter, group_by: GroupBy = None, *, short_abandon_s
       ``abandonment_rate`` = ``abandoned / captured`` (``captured`` rows of the
       same group).
     """
+    if short_abandon_seconds is None:
+        short_abandon_seconds = settings.SHORT_ABANDON_SECONDS
+    if not 0 <= short_abandon_seconds < float("inf"):
+        raise Invalid("short_abandon_seconds must be zero or more.")
     grouping = _grouping(group_by)
     waited_long = Q(value_seconds__gte=short_abandon_seconds) | Q(value_seconds__isnull=True)
     rows = _ledger(filters, [EventKind.CAPTURED, EventKind.ABANDONED, EventKind.CLOSED])
@@ -282,14 +331,15 @@ def abandonment(filters: KpiFilter, group_by: GroupBy = None, *, short_abandon_s
 ABANDON_TREATMENTS = ("ignored", "met", "missed", "after_target")
 
 
-def service_level(filters: KpiFilter, group_by: GroupBy = None, *, abandon_treatment: str = "ignored") -> list[Row]:
+def service_level(filters: KpiFilter, group_by: GroupBy = None, *, abandon_treatment: str | None = None) -> list[Row]:
     """Share of conversations first answered by their SLA target (``first_response_due``).
 
     Only conversations with a ``first_response_due`` take part (no SLA policy, no
     target). ``answered``: ``first_response`` rows; ``answered_in_time``: those
     with ``at <= first_response_due``. ``abandoned_before_target`` and
     ``abandoned_after_target``: ``abandoned`` rows (``at`` against the target) of
-    conversations that never had a first response. ``abandon_treatment``:
+    conversations that never had a first response. ``abandon_treatment``
+    (default the ``SERVICE_LEVEL_ABANDONS`` setting, ``"ignored"``):
 
     - ``"ignored"``: abandons are left out: ``answered_in_time / answered``;
     - ``"met"``: every abandon counts as answered in time;
@@ -300,6 +350,8 @@ def service_level(filters: KpiFilter, group_by: GroupBy = None, *, abandon_treat
     ``eligible`` and ``in_time`` are the denominator and numerator under the
     treatment; ``service_level = in_time / eligible`` (a fraction, 0.8 = 80 %).
     """
+    if abandon_treatment is None:
+        abandon_treatment = settings.SERVICE_LEVEL_ABANDONS
     if abandon_treatment not in ABANDON_TREATMENTS:
         raise Invalid(f"Unknown abandon treatment {abandon_treatment!r}; use one of {', '.join(ABANDON_TREATMENTS)}.")
     grouping = _grouping(group_by)
@@ -333,8 +385,10 @@ def service_level(filters: KpiFilter, group_by: GroupBy = None, *, abandon_treat
 
 # --- Resolution and backlog ------------------------------------------------------------------
 
+MAX_FCR_WINDOW_HOURS = 24 * 366
 
-def resolution(filters: KpiFilter, group_by: GroupBy = None, *, fcr_window_hours: float = 72) -> list[Row]:
+
+def resolution(filters: KpiFilter, group_by: GroupBy = None, *, fcr_window_hours: float | None = None) -> list[Row]:
     """Cases opened and resolved, first-contact resolution, reopens, escalations, dispatches.
 
     - ``opened``: ``captured`` rows; ``resolved``, ``closed``, ``reopened``,
@@ -343,11 +397,16 @@ def resolution(filters: KpiFilter, group_by: GroupBy = None, *, fcr_window_hours
     - ``first_contact_resolved``: ``resolved`` rows (at time ``T``) whose
       conversation has no ``reopened`` row at or before ``T + window`` (neither an
       earlier reopen nor one within the window), and whose contact starts no
-      other conversation with ``T < created_at <= T + window``. A resolution
+      other conversation with ``T < created_at <= T + window`` (window:
+      ``fcr_window_hours``, default the ``FCR_WINDOW_HOURS`` setting, 72). A resolution
       less than a window ago may still lose its place later.
     - ``fcr_rate`` = ``first_contact_resolved / resolved``;
       ``reopen_rate`` = ``reopened / resolved`` (rows of the same group).
     """
+    if fcr_window_hours is None:
+        fcr_window_hours = settings.FCR_WINDOW_HOURS
+    if not 0 <= fcr_window_hours <= MAX_FCR_WINDOW_HOURS:
+        raise Invalid(f"fcr_window_hours must be between 0 and {MAX_FCR_WINDOW_HOURS:g}.")
     grouping = _grouping(group_by)
     window = timedelta(hours=fcr_window_hours)
     window_end = OuterRef("at") + window
@@ -483,6 +542,8 @@ def backlog_aging(
             rows = rows.filter(assigned_agent__agent_profile__team_id=filters.team_id)
         if filters.category is not None:
             rows = rows.filter(category=filters.category)
+        if filters.account_id is not None:
+            rows = rows.filter(_captured_through(filters.account_id, "pk"))
     buckets: dict[str, Aggregate] = {}
     for name, older_than, younger_than in AGE_BUCKETS:
         age = Q()
@@ -611,7 +672,88 @@ def listening_trends(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
         posts = posts.filter(conversation__channel=filters.channel)
     if filters.category is not None:
         posts = posts.filter(conversation__category=filters.category)
+    if filters.account_id is not None:
+        posts = posts.filter(account_id=filters.account_id)
     return _aggregate(posts, grouping, {"posts": Count("id")}, extra_keys=["query"])
+
+
+MAX_KEYWORDS = 50
+"""Keywords one report counts at most: each is one conditional count over the period's posts."""
+
+
+def normalise_keywords(words: Iterable[str]) -> list[str]:
+    """Lower case, single spaces, no blanks or repeats; the first occurrence keeps its place."""
+    seen: dict[str, None] = {}
+    for word in words:
+        normal = " ".join(word.split()).lower()
+        if normal:
+            seen.setdefault(normal, None)
+    return list(seen)
+
+
+def tracked_keywords() -> list[str]:
+    """The keywords the keyword report counts by default, at most :data:`MAX_KEYWORDS`.
+
+    In this order (the first ones win when there are more): the enabled
+    tracked keywords (admin), the keywords and phrases of the enabled listening
+    queries, and the keywords of the enabled classification rules.
+    """
+    words = list(TrackedKeyword.objects.filter(enabled=True).values_list("keyword", flat=True))
+    for keywords, phrases in ListeningQuery.objects.filter(enabled=True).values_list("keywords", "phrases"):
+        words += [word for word in [*(keywords or []), *(phrases or [])] if isinstance(word, str)]
+    for (keywords,) in ClassificationRule.objects.filter(enabled=True).values_list("keywords"):
+        words += [word for word in keywords or [] if isinstance(word, str)]
+    return normalise_keywords(words)[:MAX_KEYWORDS]
+
+
+def keywords(filters: KpiFilter, group_by: GroupBy = None, *, keywords: Sequence[str] | None = None) -> list[Row]:
+    """Customers' posts mentioning each keyword, over time: one row per keyword (and group).
+
+    - ``posts``: inbound messages of conversations (routed posts; posts
+      filtered out have no conversation and are left out) at their
+      ``received_at``;
+    - ``mentions``: those whose text contains the keyword, case-insensitively
+      (a substring match: ``refund`` also counts ``refunds``; SQLite folds the
+      case of ASCII letters only);
+    - ``share`` = ``mentions / posts``.
+
+    ``keywords`` default to :func:`tracked_keywords`. One query counts every
+    keyword at once (a conditional count each), at read time, so capture pays
+    nothing. Rows are keyed by ``keyword``, in alphabetical order within each
+    group; groups without posts give no rows (nor does a period without posts).
+    Channel and category are the post's conversation's; capture precedes
+    queueing and agents, so a queue, agent or team filter counts nothing.
+    """
+    words = tracked_keywords() if keywords is None else normalise_keywords(keywords)
+    if len(words) > MAX_KEYWORDS:
+        raise Invalid(f"Count at most {MAX_KEYWORDS} keywords at once; got {len(words)}.")
+    grouping = _grouping(group_by)
+    posts = Message.objects.filter(
+        direction=Direction.INBOUND,
+        conversation__isnull=False,
+        received_at__gte=filters.start,
+        received_at__lt=filters.end,
+    ).annotate(at=F("received_at"), channel=F("conversation__channel"))
+    if filters.queue_id is not None or filters.agent_id is not None or filters.team_id is not None or not words:
+        return []
+    if filters.channel is not None:
+        posts = posts.filter(conversation__channel=filters.channel)
+    if filters.category is not None:
+        posts = posts.filter(conversation__category=filters.category)
+    if filters.account_id is not None:
+        posts = posts.filter(account_id=filters.account_id)
+    mentions = {f"mentions_{i}": Count("id", filter=Q(text__icontains=word)) for i, word in enumerate(words)}
+    results = []
+    for group in _aggregate(posts, grouping, {"posts": Count("id"), **mentions}):
+        if not group["posts"]:
+            continue
+        keys = {key: group[key] for key in grouping.keys}
+        for i, word in sorted(enumerate(words), key=lambda item: item[1]):
+            count = group[f"mentions_{i}"]
+            results.append(
+                {**keys, "keyword": word, "mentions": count, "posts": group["posts"], "share": count / group["posts"]}
+            )
+    return results
 
 
 def cost(filters: KpiFilter, group_by: GroupBy = None, *, cost_per_agent_hour: float | None = None) -> list[Row]:

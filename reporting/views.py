@@ -4,6 +4,7 @@ websocket and every 15 s) and the reports."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,11 +18,21 @@ from django.utils.safestring import SafeString
 from agents.roles import is_supervisor
 from contactcenter.core.models import Channel
 from contactcenter.core.queries import live_conversations, state_counts
-from contactcenter.errors import NotFound, PermissionDenied
+from contactcenter.errors import Invalid, NotFound, PermissionDenied
 from reporting import charts
+from reporting.actions import check_set_forecast
 from reporting.dashboard import dashboard
-from reporting.forms import GROUP_COLUMNS, REPORTS, Report, ReportForm
+from reporting.forms import (
+    GROUP_COLUMNS,
+    REPORTS,
+    ForecastEntryForm,
+    Report,
+    ReportForm,
+    StaffingPlanForm,
+    add_invalid,
+)
 from reporting.kpis import Row
+from reporting.planning import Plan, staffing_plan
 
 
 @login_required
@@ -66,7 +77,9 @@ def reports_index(request: HttpRequest) -> HttpResponse:
     form.is_valid()  # shows its errors, if any; the links carry the query as given
     query = request.GET.urlencode()
     links = [(report, f"{reverse('report', args=[report.name])}?{query}") for report in REPORTS.values()]
-    return render(request, "reporting/reports_index.html", {"form": form, "links": links})
+    return render(
+        request, "reporting/reports_index.html", {"form": form, "fields": form.fields_for(None), "links": links}
+    )
 
 
 @login_required
@@ -76,7 +89,11 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
     report = REPORTS.get(name) or _no_such_report(name)
     form = ReportForm.from_query(request.GET)
     if not form.is_valid():
-        return render(request, "reporting/report.html", {"report": report, "form": form, "reports": REPORTS.values()})
+        return render(
+            request,
+            "reporting/report.html",
+            {"report": report, "form": form, "fields": form.fields_for(report), "reports": REPORTS.values()},
+        )
     rows, grain = form.run(report), form.grain(report)
     keys = report.column_keys(form.group_keys(report))
     if request.GET.get("format") == "csv":
@@ -98,6 +115,8 @@ def _report_context(
         "report": report,
         "reports": REPORTS.values(),
         "form": form,
+        "fields": form.fields_for(report),
+        "options": [(form[name].label, _option_text(value)) for name, value in form.options(report).items()],
         "columns": columns,
         "table": [[_cell(row.get(column.key), column.kind, grain) for column in columns] for row in rows],
         "chart": _chart(report, rows, grain, form),
@@ -109,7 +128,9 @@ def _report_context(
 def _chart(report: Report, rows: list[Row], grain: str | None, form: ReportForm) -> SafeString:
     kind = report.column(report.chart[0]).kind
     scale, unit = (100.0, "%") if kind == "rate" else (1.0, "s" if kind == "seconds" else "")
-    labels = [_row_label(row, grain) for row in rows]
+    # Rows keyed by a name too (a listening query, a keyword) carry it in their label.
+    names = [column.key for column in report.columns if column.kind == "text"]
+    labels = [_row_label(row, grain, names) for row in rows]
     if not report.over_period:
         # A snapshot (backlog): the buckets along the axis, one series per row (all channels, or each channel).
         series = [
@@ -124,30 +145,37 @@ def _chart(report: Report, rows: list[Row], grain: str | None, form: ReportForm)
             )
             for key in report.chart
         ]
-    return charts.chart(f"{report.title}: {_describe(form)}", labels, series, unit=unit)
+    return charts.chart(f"{report.title}: {_describe(form, report)}", labels, series, unit=unit)
 
 
-def _row_label(row: Row, grain: str | None) -> str:
+def _row_label(row: Row, grain: str | None, names: Sequence[str] = ()) -> str:
     parts = []
     if "period" in row:
         parts.append(_cell(row["period"], "period", grain))
     if "channel" in row:
         parts.append(_cell(row["channel"], "channel", grain))
+    parts += [str(row[name]) for name in names if row.get(name) is not None]
     return " · ".join(parts) or "All"
 
 
-def _describe(form: ReportForm) -> str:
+def _describe(form: ReportForm, report: Report) -> str:
     """The period and the filters in words, for the chart's title."""
     data = form.cleaned_data
     words = [f"{data['start']:%Y-%m-%d} to {data['end']:%Y-%m-%d}"]
     if data["channel"]:
         words.append(_cell(data["channel"], "channel", None))
-    for key in ("queue", "agent", "team"):
+    for key in ("account", "queue", "agent", "team"):
         if data[key]:
             words.append(f"{key} {form.fields[key].label_from_instance(data[key])}")  # type: ignore[attr-defined]
     if data["category"]:
         words.append(f"category {data['category']}")
+    for name, value in form.options(report).items():
+        words.append(f"{str(form[name].label).lower()} {_option_text(value)}")
     return ", ".join(words)
+
+
+def _option_text(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 _PERIOD_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%Y-%m"}
@@ -191,3 +219,83 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
         return f"'{value}"
     return value
+
+
+# --- Staffing -----------------------------------------------------------------------------------
+
+
+@login_required
+def staffing_page(request: HttpRequest) -> HttpResponse:
+    """A day's staffing plan (Erlang C per interval beside the agents logged in); bad input shows the form's errors."""
+    _require_supervisor(request)
+    form = StaffingPlanForm.from_query(request.GET)
+    entry = ForecastEntryForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid() and entry.is_valid():
+        # A forecast entered for an interval of the day planned (the query string's date and interval).
+        try:
+            check_set_forecast(
+                request.user,
+                starts_at=entry.starts_at(form.cleaned_data["date"]),
+                interval_minutes=form.cleaned_data["interval_minutes"],
+                volume=entry.cleaned_data["volume"],
+                note=entry.cleaned_data["note"],
+            )
+            return redirect(f"{reverse('staffing')}?{request.GET.urlencode()}")
+        except Invalid as error:
+            add_invalid(entry, error if set(error.fields) & set(entry.fields) else _as_start_error(error))
+    plan = _plan(form)
+    context: dict[str, object] = {"form": form, "plan": plan, "entry": entry}
+    if plan is not None:
+        context |= {
+            "chart": _staffing_chart(plan),
+            "rows": [_plan_cells(interval) for interval in plan.intervals],
+            "api_url": f"{reverse('api-staffing-plan')}?{request.GET.urlencode()}",
+        }
+    return render(request, "reporting/staffing.html", context)
+
+
+def _as_start_error(error: Invalid) -> Invalid:
+    """An interval start that does not fit the interval length, shown on the start field."""
+    return Invalid(error.message, fields={"start": [error.message]})
+
+
+def _plan(form: StaffingPlanForm) -> Plan | None:
+    if not form.is_valid():
+        return None
+    try:
+        return staffing_plan(form.inputs())
+    except Invalid as error:
+        form.add_invalid(error)
+        return None
+
+
+def _interval_label(start: datetime) -> str:
+    return timezone.localtime(start).strftime("%H:%M")
+
+
+def _plan_cells(interval: Any) -> list[str]:
+    source = " (entered)" if interval.volume_source == "forecast" else ""
+    logged_in = "—" if interval.logged_in is None else str(interval.logged_in)
+    gap = "—" if interval.logged_in is None else f"{interval.logged_in - interval.agents:+d}"
+    return [
+        f"{_interval_label(interval.start)} to {_interval_label(interval.end)}",
+        f"{interval.volume:,.1f}{source}",
+        f"{interval.traffic_erlangs:,.2f}",
+        str(interval.agents),
+        str(interval.scheduled_agents),
+        _cell(interval.service_level, "rate", None),
+        _cell(interval.asa_seconds, "seconds", None),
+        _cell(interval.occupancy, "rate", None),
+        logged_in,
+        gap,
+    ]
+
+
+def _staffing_chart(plan: Plan) -> SafeString:
+    labels = [_interval_label(interval.start) for interval in plan.intervals]
+    series = [
+        charts.Series("Required on the floor", [interval.agents for interval in plan.intervals]),
+        charts.Series("To schedule", [interval.scheduled_agents for interval in plan.intervals]),
+        charts.Series("Logged in", [interval.logged_in for interval in plan.intervals]),
+    ]
+    return charts.chart(f"Agents on {plan.inputs.day:%Y-%m-%d}: required vs logged in", labels, series)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
+from django.db.models import F
 
 from routing.models import WEEKDAYS, SLAPolicy
 
@@ -103,3 +105,39 @@ class NextResponse:
 
 def next_response_due(queue_id: int | None, start: datetime) -> datetime | None:
     return NextResponse().due(queue_id, start)
+
+
+class BusinessHours:
+    """Business-hours durations per queue, loading each queue's calendar once (one per batch of work).
+
+    The ledger stores these next to the calendar durations at write time,
+    because the database cannot evaluate a business calendar; the KPI reports
+    aggregate the stored values. A conversation without a queue, or whose
+    queue has no SLA policy (or a policy without business hours), is always
+    open: its business duration equals the calendar one.
+    """
+
+    def __init__(self) -> None:
+        self.calendars: dict[int | None, Calendar] = {None: Calendar(zone=settings.TIME_ZONE)}
+
+    def load(self, queue_ids: Iterable[int | None]) -> BusinessHours:
+        """Load the calendars of many queues at once: one query, plus one per policy with business hours."""
+        wanted = {queue_id for queue_id in queue_ids if queue_id is not None and queue_id not in self.calendars}
+        if wanted:
+            # One row per (policy, queue): a queue has at most one policy.
+            rows = SLAPolicy.objects.filter(queues__pk__in=wanted).annotate(for_queue=F("queues__pk"))
+            policies = {policy.for_queue: policy for policy in rows}
+            for queue_id in wanted:
+                self.calendars[queue_id] = Calendar.for_policy(policies.get(queue_id))
+        return self
+
+    def calendar(self, queue_id: int | None) -> Calendar:
+        if queue_id not in self.calendars:
+            self.load([queue_id])
+        return self.calendars[queue_id]
+
+    def seconds(self, queue_id: int | None, start: datetime | None, end: datetime) -> float | None:
+        """Open seconds of the queue's calendar in ``[start, end)``; None without a start."""
+        if start is None:
+            return None
+        return self.calendar(queue_id).open_seconds(start, end)

@@ -135,6 +135,7 @@ EXPECTED_CELLS = {
     "trends": ["<td>50.0 %</td>", "<td>2</td>"],
     "listening": ["<td>Brand</td>", "<td>1</td>"],
     "cost": ["<td>5.0</td>"],
+    "keywords": ["<td>brand</td>", "<td>100.0 %</td>"],
 }
 EXPECTED_ROWS: dict[str, dict[str, Any]] = {
     "volumes": {"captured": 2, "filtered": 1, "handled": 1},
@@ -158,6 +159,14 @@ EXPECTED_ROWS: dict[str, dict[str, Any]] = {
     "trends": {"captured": 2, "negative": 1, "neutral": 0, "positive": 0, "unrated": 1, "negative_share": 0.5},
     "listening": {"query": "Brand", "posts": 1},
     "cost": {"contacts": 1, "cost": 5.0, "cost_per_contact": 5.0},
+    "keywords": {"keyword": "brand", "mentions": 1, "posts": 1, "share": 1.0},
+}
+# The options each report applies, with the defaults (the settings) when none are given.
+APPLIED_OPTIONS: dict[str, dict[str, Any]] = {
+    "abandonment": {"short_abandon_seconds": 0.0},
+    "service-level": {"abandon_treatment": "ignored"},
+    "resolution": {"fcr_window_hours": 72.0},
+    "keywords": {"keywords": ["brand"]},
 }
 
 
@@ -196,6 +205,8 @@ def test_the_api_returns_each_report(supervisor_client: Client, ledger: dict[str
         "agent": None,
         "team": None,
         "category": None,
+        "account": None,
+        **APPLIED_OPTIONS.get(name, {}),
     }
     [row] = body["rows"]
     assert row.items() >= EXPECTED_ROWS[name].items()

@@ -97,6 +97,9 @@ def _start(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]
         ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 32 characters"),
         ({"SANDBOX_POSTS_PER_MINUTE": "lots"}, "SANDBOX_POSTS_PER_MINUTE='lots' is not a whole number"),
         ({"ALLOWED_HOSTS": "a,"}, "ALLOWED_HOSTS='a,' has an empty item"),
+        ({"SHORT_ABANDON_SECONDS": "-5"}, "SHORT_ABANDON_SECONDS=-5.0 is below the minimum of 0.0"),
+        ({"SERVICE_LEVEL_ABANDONS": "sometimes"}, "SERVICE_LEVEL_ABANDONS='sometimes' must be one of ignored, met"),
+        ({"FCR_WINDOW_HOURS": "9000"}, "FCR_WINDOW_HOURS=9000.0 is above the maximum of 8784"),
     ],
 )
 def test_start_up_stops_with_a_clear_message_on_bad_configuration(

@@ -17,6 +17,7 @@ from routing import api as routing_api
 
 urlpatterns = [
     path("staffing/erlang-c", reporting_api.ErlangCView.as_view(), name="api-staffing-erlang-c"),
+    path("staffing/plan", reporting_api.StaffingPlanView.as_view(), name="api-staffing-plan"),
     path("reports/<slug:name>/", reporting_api.ReportView.as_view(), name="api-report"),
 ]
 

@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -44,6 +44,9 @@ from contactcenter.core.models import (
 from contactcenter.core.webhooks import emit_conversations
 from contactcenter.errors import Conflict, Invalid
 from contactcenter.notifications import notify_by_rules
+
+if TYPE_CHECKING:
+    from routing.sla import BusinessHours
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +198,12 @@ def _next_response_due(queue_id: int | None, start: datetime) -> datetime | None
     return next_response_due(queue_id, start)
 
 
+def _business_hours() -> BusinessHours:
+    from routing.sla import BusinessHours  # routing builds on core; imported late
+
+    return BusinessHours()
+
+
 def _request_routing() -> None:
     from routing.actions import request_routing  # routing builds on core; imported late
 
@@ -312,6 +321,7 @@ def do_assign_conversations(
         return []
     now = at or timezone.now()
     transition = TRANSITIONS["assign"]
+    hours = _business_hours()
     with transaction.atomic():
         rows = {
             pk: (channel, queue_id, queued_at, contact_id)
@@ -320,6 +330,7 @@ def do_assign_conversations(
             .values_list("pk", "channel", "queue_id", "queued_at", "contact_id")
         }
         moving = [a for a in assignments if a[0] in rows]
+        hours.load({queue_id for _, queue_id, _, _ in rows.values()})  # one query for the batch's calendars
         update_rows(
             Conversation,
             ["state", "assigned_agent", "assigned_at", "weight", "preferred_agent", "updated_at"],
@@ -336,7 +347,9 @@ def do_assign_conversations(
                     "channel": rows[pk][0],
                     "queue_id": rows[pk][1],
                     "value_seconds": _seconds(rows[pk][2], now),
-                    "data": {"reason": reason},
+                    # The wait in the queue's business hours, for the business ASA
+                    # (reporting.kpis.speed aggregates it; the database cannot).
+                    "data": {"reason": reason, "business_seconds": hours.seconds(rows[pk][1], rows[pk][2], now)},
                 }
                 for pk, agent_id, _, reason in moving
             ],
@@ -476,15 +489,34 @@ def do_record_reply(
             data={"message_id": message.pk},
         )
         if first:
+            posted_at, assigned_at = _first_inbound_at(conversation), _first_assigned_at(conversation)
+            hours = _business_hours()
             record_event(
                 EventKind.FIRST_RESPONSE,
                 at=now,
                 conversation=conversation,
                 agent=agent,
                 value_seconds=_seconds(conversation.queued_at or conversation.created_at, now),
-                data={"since_post_seconds": _seconds(_first_inbound_at(conversation), now)},
+                # The business-hours figures are computed here, in the queue's SLA calendar,
+                # because the database cannot; reporting.kpis.speed aggregates them.
+                data={
+                    "since_post_seconds": _seconds(posted_at, now),
+                    "since_assignment_seconds": _seconds(assigned_at, now),
+                    "since_post_business_seconds": hours.seconds(conversation.queue_id, posted_at, now),
+                    "since_assignment_business_seconds": hours.seconds(conversation.queue_id, assigned_at, now),
+                },
             )
     return message
+
+
+def _first_assigned_at(conversation: Conversation) -> datetime | None:
+    """When the conversation was first given to an agent (its first ``assigned`` ledger row)."""
+    return (
+        Event.objects.filter(conversation=conversation, kind=EventKind.ASSIGNED)
+        .order_by("at", "id")
+        .values_list("at", flat=True)
+        .first()
+    )
 
 
 def _first_inbound_at(conversation: Conversation) -> datetime | None:
