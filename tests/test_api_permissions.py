@@ -28,6 +28,7 @@ PERSONAS = ("anonymous", "agent", "supervisor", "admin")
 
 MATRIX: dict[tuple[str, str], str] = {
     ("api-staffing-erlang-c", "get"): SUPERVISOR,
+    ("api-staffing-plan", "get"): SUPERVISOR,
     ("api-report", "get"): SUPERVISOR,
     ("api-conversations", "get"): ANY,
     ("api-conversation", "get"): ANY,
