@@ -299,6 +299,8 @@ def _existing_dataset(params: Params) -> datetime | None:
     """The generation time of a dataset with these parameters already in this (kept) database, if any."""
     marker = Contact.objects.filter(display_name=MARKER_NAME).first()
     if marker is None:
+        if Conversation.objects.exists():
+            raise ValueError("The kept scratch database holds a partial dataset; run once without --keep-db.")
         return None
     try:
         recorded = json.loads(marker.notes)
@@ -356,7 +358,33 @@ def generate(params: Params) -> World:
     world = _setup_world(params, now)
     pg = connection.vendor == "postgresql"
     if pg:
-        _drop_ledger_indexes()
+        _drop_indexes()
+    try:
+        if pg:
+            with connection.cursor() as cursor:
+                # No foreign-key triggers during the load (every reference is generated
+                # consistent, as the tests check): they cost more than the COPY itself.
+                cursor.execute("SET session_replication_role = replica")
+        _load(params, world, rng)
+    finally:
+        if pg:
+            with connection.cursor() as cursor:
+                cursor.execute("SET session_replication_role = DEFAULT")
+    if pg:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('core_conversation', 'id'), "
+                "(SELECT max(id) FROM core_conversation))"
+            )
+        _create_indexes()
+        _vacuum_analyze()
+    Contact.objects.filter(pk=world.contacts[0]).update(
+        display_name=MARKER_NAME, notes=json.dumps({"params": json.loads(params.as_text()), "now": now.isoformat()})
+    )
+    return world
+
+
+def _load(params: Params, world: World, rng: random.Random) -> None:
     history = _History(params, world, rng)
     for start in range(0, params.conversations, CHUNK):
         conversations, events, messages = history.chunk(start, min(params.conversations, start + CHUNK))
@@ -372,18 +400,6 @@ def generate(params: Params) -> World:
             _presence_changes(world, params, rng),
             returning_ids=False,
         )
-    if pg:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT setval(pg_get_serial_sequence('core_conversation', 'id'), "
-                "(SELECT max(id) FROM core_conversation))"
-            )
-        _create_ledger_indexes()
-        _vacuum_analyze()
-    Contact.objects.filter(pk=world.contacts[0]).update(
-        display_name=MARKER_NAME, notes=json.dumps({"params": json.loads(params.as_text()), "now": now.isoformat()})
-    )
-    return world
 
 
 def _setup_world(params: Params, now: datetime) -> World:
@@ -450,6 +466,8 @@ class _History:
         self.day = _Pick(
             rng, [(d, WEEKDAY_WEIGHTS[(self.day_start + timedelta(days=d)).weekday()]) for d in range(days)]
         )
+        # In creation order, as a live ledger is appended: a period's rows lie together on disk.
+        self.created = sorted(self._created_at() for _ in range(params.conversations))
 
     def _created_at(self) -> datetime:
         rng = self.rng
@@ -477,7 +495,7 @@ class _History:
 
     def _life(self, pk: int) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         rng, now = self.rng, self.now
-        created = self._created_at()
+        created = self.created[pk - 1]
         channel = self.channel()
         queue_id, category, language = self.queue()
         sentiment = self.sentiment()
@@ -530,7 +548,7 @@ class _History:
                     event(EventKind.SLA_BREACHED, due, seconds=since(posted, due))
                 if rng.random() < 0.06:  # transferred to a colleague before answering
                     to_agent = self.world.agents[rng.randrange(AGENTS)]
-                    moved = at - timedelta(seconds=60)
+                    moved = assigned_at + (at - assigned_at) / 2
                     if event(
                         EventKind.TRANSFERRED,
                         moved,
@@ -539,7 +557,8 @@ class _History:
                     ):
                         last_agent, agent = agent, to_agent
                 if rng.random() < 0.02:
-                    event(EventKind.ESCALATED, at - timedelta(seconds=30), agent, data={"reason": "angry customer"})
+                    raised = assigned_at + (at - assigned_at) / 3
+                    event(EventKind.ESCALATED, raised, agent, data={"reason": "angry customer"})
                     escalated = True
                 state, first_response_at, waiting_since = self._answer(event, since, agent, at, posted, created, state)
                 if first_response_at is not None:
@@ -761,29 +780,43 @@ def _insert_events(rows: list[tuple[Any, ...]]) -> None:
         cursor.cursor.copy_expert(f"COPY core_event ({columns}) FROM STDIN", io.StringIO("\n".join(lines) + "\n"))
 
 
-def _drop_ledger_indexes() -> None:
-    """Build the ledger's indexes once after the load rather than row by row (several times faster)."""
+INDEXED_MODELS = (Event, Conversation)
+
+
+def _drop_indexes() -> None:
+    """Build the ledger's and conversations' indexes once after the load rather than row by row."""
     with connection.schema_editor() as editor:
-        for index in Event._meta.indexes:
-            editor.remove_index(Event, index)
+        for model in INDEXED_MODELS:
+            for index in model._meta.indexes:
+                editor.remove_index(model, index)
 
 
-def _create_ledger_indexes() -> None:
+def _create_indexes() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '256MB'")
     with connection.schema_editor() as editor:
-        for index in Event._meta.indexes:
-            editor.add_index(Event, index)
+        for model in INDEXED_MODELS:
+            for index in model._meta.indexes:
+                editor.add_index(model, index)
 
 
 def _vacuum_analyze() -> None:
-    """Visibility map and statistics as autovacuum would leave them (index-only scans need the former)."""
+    """Visibility map and statistics as autovacuum would leave them (index-only scans need the former).
+
+    Inside a transaction (a test) VACUUM cannot run; ANALYZE still can.
+    """
+    tables = ("core_event", "core_conversation", "core_message", "core_contact", "agents_presencechange")
+    if connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"ANALYZE {table}")
+        return
     connection.ensure_connection()
     autocommit = connection.get_autocommit()
     connection.set_autocommit(True)  # VACUUM cannot run inside a transaction block
     try:
         with connection.cursor() as cursor:
-            for table in ("core_event", "core_conversation", "core_message", "core_contact", "agents_presencechange"):
+            for table in tables:
                 cursor.execute(f"VACUUM ANALYZE {table}")
     finally:
         connection.set_autocommit(autocommit)

@@ -74,7 +74,9 @@ class Command(BaseCommand):
         database: dict[str, Any] = settings.DATABASES["default"]
         if str(database["ENGINE"]).endswith("postgresql"):
             database.setdefault("TEST", {})["NAME"] = f"bench_{database['NAME']}_{name}"
-        old_config = setup_databases(verbosity=0, interactive=False, keepdb=keep_db)
+        # serialized_aliases=(): the test runner would otherwise read a kept database's
+        # every row into memory (for TransactionTestCase), minutes for a large one.
+        old_config = setup_databases(verbosity=0, interactive=False, keepdb=keep_db, serialized_aliases=())
         try:
             figures = run(options)
         except ValueError as error:
