@@ -284,7 +284,7 @@ def _a_supervisor() -> Any:
     from agents.roles import SUPERVISOR
 
     User = get_user_model()
-    user = User.objects.filter(username="bench-supervisor").first()
+    user: Any = User.objects.filter(username="bench-supervisor").first()
     if user is None:
         from agents.actions import do_create_user
 
@@ -440,7 +440,7 @@ def _setup_world(params: Params, now: datetime) -> World:
     ]
     # Returning customers: about 2.5 conversations per contact.
     contact_count = max(1, params.conversations * 2 // 5)
-    rows = [(f"Customer {i}", False, [], "", now, None, None) for i in range(contact_count)]
+    rows: list[tuple[Any, ...]] = [(f"Customer {i}", False, [], "", now, None, None) for i in range(contact_count)]
     fields = ["display_name", "is_vip", "tags", "notes", "created_at", "last_agent", "last_agent_at"]
     for start in range(0, contact_count, 100_000):
         world.contacts += insert_rows(Contact, fields, rows[start : start + 100_000])
@@ -530,8 +530,13 @@ class _History:
                 (EventKind.FILTERED, created, None, None, channel, None, None, None, {"reason": "spam"})
             )
 
-        state, agent, first_response_at, waiting_since = S.QUEUED, None, None, posted
-        assigned_at = resolved_at = closed_at = None
+        state: str = S.QUEUED
+        agent: int | None = None
+        first_response_at: datetime | None = None
+        waiting_since: datetime | None = posted
+        assigned_at: datetime | None = None
+        resolved_at: datetime | None = None
+        closed_at: datetime | None = None
         last_agent, disposition, escalated, sla_status = None, "", False, SLAStatus.OK
         stuck = rng.random() < 0.002  # a few items nobody has picked up (the long tail of the backlog)
         if rng.random() < 0.03 and not stuck:  # the customer withdrew the post before anyone answered
@@ -775,7 +780,7 @@ def _insert_events(rows: list[tuple[Any, ...]]) -> None:
         f"{orjson.dumps(data).decode() if data else '{}'}"
         for kind, at, conversation, agent, channel, queue, seconds, value, data in rows
     ]
-    columns = ", ".join(Event._meta.get_field(name).column for name in EVENT_FIELDS)
+    columns = ", ".join(str(Event._meta.get_field(name).column) for name in EVENT_FIELDS)  # type: ignore[union-attr]
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(f"COPY core_event ({columns}) FROM STDIN", io.StringIO("\n".join(lines) + "\n"))
 
