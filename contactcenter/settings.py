@@ -152,7 +152,10 @@ else:
     # Connections are not reused across requests: under ASGI persistent
     # connections leak (see shared PERFORMANCE.md); short-lived ones are safe.
     _database["CONN_MAX_AGE"] = 0
-    _database["OPTIONS"] = {"connect_timeout": 5, **(_database.get("OPTIONS") or {})}
+    # jit=off: the reports and the live dashboard aggregate up to millions of ledger
+    # rows, and PostgreSQL's JIT compiled each such query for 300-500 ms, more than
+    # the query itself took (bench reports); nothing here gains from it.
+    _database["OPTIONS"] = {"connect_timeout": 5, "options": "-c jit=off", **(_database.get("OPTIONS") or {})}
     DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

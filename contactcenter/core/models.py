@@ -248,6 +248,23 @@ class Conversation(models.Model):
             models.Index(fields=["contact", "-created_at"], name="conversation_contact_recent"),
             # An agent's inbox: their conversations by state.
             models.Index(fields=["assigned_agent", "state"], name="conversation_agent_state"),
+            # Open conversations only (a few thousand of millions): the live dashboard's
+            # queue and channel depths and longest waits (state new or queued), and the
+            # backlog aging report (by channel and age); both index-only.
+            models.Index(
+                fields=["state", "queue", "channel", "waiting_since", "created_at"],
+                name="conversation_open",
+                condition=Q(state__in=["new", "queued", "assigned", "waiting"]),
+            ),
+            # The live dashboard's SLA panel: open items at risk or in breach (a handful).
+            models.Index(
+                fields=["sla_status"],
+                name="conversation_open_late",
+                condition=Q(state__in=["new", "queued", "assigned", "waiting"], sla_status__in=["at_risk", "breached"]),
+            ),
+            # The live dashboard's service level today: conversations by first-response due
+            # time, with when they were answered (index-only).
+            models.Index(fields=["first_response_due", "first_response_at"], name="conversation_due"),
         ]
 
     def __str__(self) -> str:
@@ -422,7 +439,7 @@ class Event(models.Model):
 
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     at = models.DateTimeField()
-    conversation = models.ForeignKey(  # served by event_conversation_time
+    conversation = models.ForeignKey(  # served by event_conversation_kind
         Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="events", db_index=False
     )
     # The ledger copies who and where; rows are append-only history, so the
@@ -453,10 +470,18 @@ class Event(models.Model):
     class Meta:
         ordering = ["at", "id"]
         indexes = [
-            # KPI reports: one kind over a period, grouped by channel.
-            models.Index(fields=["kind", "at"], name="event_kind_time"),
-            # A conversation's timeline.
-            models.Index(fields=["conversation", "at"], name="event_conversation_time"),
+            # KPI reports (reporting/kpis.py) and the dashboard's volumes: some kinds over
+            # a period, grouped by time and channel. The columns the reports aggregate and
+            # filter on are in the key too, so those reads are index-only scans that never
+            # visit the table (``data``, read by speed and resolution, is the exception).
+            models.Index(
+                fields=["kind", "at", "channel", "conversation", "value_seconds", "queue", "agent", "value"],
+                name="event_kind_time_covering",
+            ),
+            # A conversation's timeline, and the reports' "does this conversation have a
+            # row of kind K (before T)?" probes (closed unanswered, first-contact
+            # resolution's reopens, service level's unanswered abandons): index-only.
+            models.Index(fields=["conversation", "kind", "at"], name="event_conversation_kind"),
         ]
 
     def __str__(self) -> str:

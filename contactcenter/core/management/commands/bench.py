@@ -26,6 +26,7 @@ from django.test.utils import setup_databases, teardown_databases
 BENCHMARKS: dict[str, str] = {
     "inbox": "agents.bench",
     "ingest": "monitoring.bench",
+    "reports": "reporting.bench",
     "routing": "routing.bench",
 }
 
@@ -55,6 +56,16 @@ class Command(BaseCommand):
         parser.add_argument("--inbox-agents", type=int, default=100, help="inbox: agents whose inbox is rendered.")
         parser.add_argument("--per-agent", type=int, default=50, help="inbox: open conversations per agent.")
         parser.add_argument("--sample", type=int, default=200, help="inbox: conversation pages rendered.")
+        parser.add_argument(
+            "--conversations",
+            type=int,
+            default=None,
+            help="reports: conversations in the history (default 1,000,000 on PostgreSQL, 20,000 on SQLite).",
+        )
+        parser.add_argument("--days", type=int, default=90, help="reports: days of history.")
+        parser.add_argument("--window-days", type=int, default=30, help="reports: days each report covers.")
+        parser.add_argument("--repeat", type=int, default=5, help="reports: timed runs of each query (median).")
+        parser.add_argument("--seed", type=int, default=6, help="reports: random seed of the generated history.")
         parser.add_argument("--keep-db", action="store_true", help="Keep the scratch database afterwards.")
 
     def handle(self, *args: Any, name: str, json: bool, keep_db: bool, **options: Any) -> None:
@@ -63,7 +74,9 @@ class Command(BaseCommand):
         database: dict[str, Any] = settings.DATABASES["default"]
         if str(database["ENGINE"]).endswith("postgresql"):
             database.setdefault("TEST", {})["NAME"] = f"bench_{database['NAME']}_{name}"
-        old_config = setup_databases(verbosity=0, interactive=False, keepdb=keep_db)
+        # serialized_aliases=(): the test runner would otherwise read a kept database's
+        # every row into memory (for TransactionTestCase), minutes for a large one.
+        old_config = setup_databases(verbosity=0, interactive=False, keepdb=keep_db, serialized_aliases=())
         try:
             figures = run(options)
         except ValueError as error:
