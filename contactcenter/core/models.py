@@ -532,15 +532,12 @@ class WebhookEvent(models.TextChoices):
     CONVERSATION_ESCALATED = "conversation.escalated", "Conversation escalated"
     CONVERSATION_RESOLVED = "conversation.resolved", "Conversation resolved"
     SLA_BREACHED = "sla.breached", "SLA breached"
+    # Not about one conversation: emitted by ``reporting.alerts`` once per (category, hour).
+    SPIKE_ALERT = "spike.alert", "Spike alert"
 
 
-SPIKE_ALERT = "spike.alert"
-"""Not about a conversation: emitted by ``reporting.alerts`` once per (category, hour) spike.
-
-Kept out of :class:`WebhookEvent` because that enum is the choices of
-``WebhookDelivery.event``, and changing them needs a migration of this app.
-"""
-WEBHOOK_EVENT_CHOICES = [*WebhookEvent.choices, (SPIKE_ALERT, "Spike alert")]
+SPIKE_ALERT = WebhookEvent.SPIKE_ALERT.value
+WEBHOOK_EVENT_CHOICES = WebhookEvent.choices
 """Every event an endpoint may subscribe to (the admin's checkboxes)."""
 
 
