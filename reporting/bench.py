@@ -59,6 +59,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.models import AgentProfile, Presence, PresenceChange, Team
+from contactcenter.core.benchtable import Target
 from contactcenter.core.bulk import insert_rows
 from contactcenter.core.models import (
     Channel,
@@ -193,6 +194,13 @@ def _params(options: dict[str, Any]) -> Params:
 
 
 # --- The run ------------------------------------------------------------------------------------
+
+
+TARGETS = [
+    Target("report_ms", "<=", 500, "ms"),
+    Target("dashboard_ms", "<=", 50, "ms"),
+]
+QUICK_ARGS = ["--conversations", "2000", "--repeat", "1"]
 
 
 def run(options: dict[str, Any]) -> dict[str, Any]:

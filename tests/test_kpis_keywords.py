@@ -89,7 +89,8 @@ def test_keywords_over_the_period(posts: None) -> None:
 def test_keywords_by_day_and_channel_in_one_query(posts: None) -> None:
     with CaptureQueriesContext(connection) as queries:
         rows = kpis.keywords(PERIOD, ("day", "channel"), keywords=["refund", "outage"])
-    assert len(queries) == 1
+    # One read; on PostgreSQL the report's transaction also sets its sort memory.
+    assert len([q for q in queries if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))]) == 1
     monday, tuesday = MONDAY, MONDAY + timedelta(days=1)
     assert [(row["period"], row["channel"], row["keyword"], row["mentions"], row["posts"]) for row in rows] == [
         (monday, FB, "outage", 1, 1),
