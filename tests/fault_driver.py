@@ -88,6 +88,32 @@ def seed_replies(args: argparse.Namespace) -> None:
     print(f"seeded {args.count} replies")  # noqa: T201
 
 
+def seed_sandbox(args: argparse.Namespace) -> None:
+    """A sandbox account polled every ``interval`` seconds (0: none) and/or a Facebook Page receiving webhooks,
+    a default queue, an available agent to route to, and the demo's supervisor."""
+    import django
+
+    django.setup()
+    from agents.actions import do_create_user, do_set_presence
+    from agents.models import AgentProfile, Presence
+    from agents.roles import AGENT, SUPERVISOR
+    from monitoring.models import SocialAccount
+    from routing.models import Queue
+
+    if args.interval:
+        SocialAccount.objects.create(
+            platform="sandbox", external_id="sandbox", name="Sandbox", poll_interval_seconds=args.interval
+        )
+    if args.facebook_page:
+        SocialAccount.objects.create(platform="facebook", external_id=args.facebook_page, name="Northwind")
+    Queue.objects.create(name="General", is_default=True)
+    agent = do_create_user("ana", "pw-ana-12345", role=AGENT, first_name="Ana")
+    do_set_presence(agent.agent_profile, Presence.AVAILABLE)
+    AgentProfile.objects.filter(pk=agent.agent_profile.pk).update(capacity=100)
+    do_create_user("supervisor", "switchboard-supervisor", role=SUPERVISOR, first_name="Sofia")
+    print("seeded the sandbox")  # noqa: T201
+
+
 def sweep_outbox(args: argparse.Namespace) -> None:
     """The outbox's two periodic sweeps, until every reply is sent (exit 0) or the deadline passes (exit 1).
 
@@ -134,6 +160,10 @@ def main() -> None:
     command.add_argument("count", type=int)
     command.add_argument("--page-id", default="501234567890123")
     command.set_defaults(run=seed_replies)
+    command = commands.add_parser("seed-sandbox")
+    command.add_argument("--interval", type=int, default=5)
+    command.add_argument("--facebook-page", default="")
+    command.set_defaults(run=seed_sandbox)
     command = commands.add_parser("sweep-outbox")
     command.add_argument("--killed-at", required=True, help="ISO time: replies sending since before it are stuck")
     command.add_argument("--timeout", type=float, default=120)

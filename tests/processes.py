@@ -11,6 +11,7 @@ import contextlib
 import glob
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 import psycopg2
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "tests" / "fault_driver.py"
@@ -291,3 +293,18 @@ class Stack:
         self.redis.stop()
         if self.postgres is not None:
             self.postgres.destroy()
+
+
+def log_in(url: str, username: str, password: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(f"{url}/login/", timeout=5).text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token is not None
+    response = session.post(
+        f"{url}/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)},
+        headers={"Referer": f"{url}/login/"},
+        timeout=5,
+    )
+    assert response.status_code == 200 and "The floor, live" in response.text
+    return session

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 import websockets
-from processes import ROOT, free_port, run_sql
+from processes import ROOT, free_port, log_in, run_sql
 
 
 def start_server(environ: dict[str, str], log: Path) -> Iterator[str]:
@@ -79,21 +78,6 @@ def production_server(tmp_path: Path) -> Iterator[str]:
         yield from start_server(environ, tmp_path / "server.log")
     finally:
         run_sql(base, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-
-
-def log_in(url: str, username: str, password: str) -> requests.Session:
-    session = requests.Session()
-    page = session.get(f"{url}/login/", timeout=5).text
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-    assert token is not None
-    response = session.post(
-        f"{url}/login/",
-        data={"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)},
-        headers={"Referer": f"{url}/login/"},
-        timeout=5,
-    )
-    assert response.status_code == 200 and "The floor, live" in response.text
-    return session
 
 
 def assert_posts_arrive_live(url: str) -> None:
