@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -20,6 +21,7 @@ from contactcenter.core.models import ConversationState as S
 from contactcenter.core.queries import check_can_work
 from contactcenter.errors import Conflict, Invalid, NotFound, PermissionDenied
 from responses.models import ReviewRule
+from responses.outbox import enqueue_post
 from responses.platform_rules import check_reply
 
 DISPOSITIONS = {
@@ -123,9 +125,7 @@ def do_send_reply(
 
 
 def _post_after_commit(message: Message) -> None:
-    from responses.tasks import post_reply
-
-    transaction.on_commit(lambda: post_reply.delay(message.pk))
+    transaction.on_commit(partial(enqueue_post, message.pk))
 
 
 def check_held_reply(user: Any, message_id: int) -> Message:

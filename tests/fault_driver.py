@@ -94,9 +94,12 @@ def seed_sandbox(args: argparse.Namespace) -> None:
     import django
 
     django.setup()
+    from django.utils import timezone
+
     from agents.actions import do_create_user, do_set_presence
     from agents.models import AgentProfile, Presence
     from agents.roles import AGENT, SUPERVISOR
+    from monitoring.credentials import encrypt
     from monitoring.models import SocialAccount
     from routing.models import Queue
 
@@ -105,7 +108,15 @@ def seed_sandbox(args: argparse.Namespace) -> None:
             platform="sandbox", external_id="sandbox", name="Sandbox", poll_interval_seconds=args.interval
         )
     if args.facebook_page:
-        SocialAccount.objects.create(platform="facebook", external_id=args.facebook_page, name="Northwind")
+        # Captured by webhooks only: never polled during a test (that would call the real Graph API).
+        SocialAccount.objects.create(
+            platform="facebook",
+            external_id=args.facebook_page,
+            name="Northwind",
+            credentials_encrypted=encrypt({"page_access_token": "fault-test-page-token"}),
+            poll_interval_seconds=86_400,
+            next_poll_at=timezone.now() + timedelta(days=1),
+        )
     Queue.objects.create(name="General", is_default=True)
     agent = do_create_user("ana", "pw-ana-12345", role=AGENT, first_name="Ana")
     do_set_presence(agent.agent_profile, Presence.AVAILABLE)

@@ -27,8 +27,8 @@ pytestmark = pytest.mark.faults
 
 APP_SECRET = "fault-app-secret"
 PAGE_ID = "501234567890123"
-POSTS = 120
-STOP_AFTER = 40
+POSTS = 90  # Ana takes up to 100 at once (the capacity limit): all can be routed to her
+STOP_AFTER = 30
 DOWN_FOR = 5.0
 
 
