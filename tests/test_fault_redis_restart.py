@@ -2,10 +2,11 @@
 
 Against private servers; the web server, a Celery worker and beat keep running throughout. "Facebook" here is the
 test: it delivers Messenger messages as signed webhooks, one after another, and — as Meta does — delivers again
-any that was not answered with 200. While Redis is down a delivery may be answered with an error (the post is
-already stored; what failed is the routing task or the live event after the commit); its retry must then be
-answered 200 without storing the post twice. Afterwards routing and realtime must work again by themselves: every
-conversation ends assigned, and a browser connecting after the restart hears of a new post.
+any that was not answered with 200. Every post is stored before the answer, and what needs Redis (the routing
+request, the live event) comes after the commit and is allowed to fail: so even while Redis is down each delivery
+is answered 200 (it was 500 before, for a post already stored; the retry then found a duplicate). Afterwards
+routing and realtime must work again by themselves: every conversation ends assigned, and a browser connecting
+after the restart hears of a new post.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ PAGE_ID = "501234567890123"
 POSTS = 90  # Ana takes up to 100 at once (the capacity limit): all can be routed to her
 STOP_AFTER = 30
 DOWN_FOR = 5.0
+PACE = 0.15  # seconds between deliveries: about a third of them while Redis is down
 
 
 @pytest.fixture
@@ -104,14 +106,19 @@ def test_a_redis_restart_during_webhook_ingestion_loses_no_post_and_routing_and_
     platform = Platform(url)
     pids = [p.pid for p in processes]
 
-    retried = 0
+    retried = during_outage = after_restart = 0
+    restarted = False
     for index in range(POSTS):
         if index == STOP_AFTER:
             stack.redis.stop()
             stopped_at = time.monotonic()
         if index > STOP_AFTER and stack.redis.process is None and time.monotonic() - stopped_at >= DOWN_FOR:
             stack.redis.start()  # the same port, empty: every queued task and group membership is gone
+            restarted = True
+        during_outage += stack.redis.process is None
+        after_restart += restarted
         retried += platform.deliver(index) - 1
+        time.sleep(PACE)
     if stack.redis.process is None:
         stack.redis.start()
 
@@ -119,7 +126,9 @@ def test_a_redis_restart_during_webhook_ingestion_loses_no_post_and_routing_and_
     stored = count(stack, "SELECT count(*) FROM core_message WHERE direction = 'in'")
     distinct = count(stack, "SELECT count(DISTINCT external_id) FROM core_message WHERE direction = 'in'")
     assert (stored, distinct) == (POSTS, POSTS), "every post accepted with a 200 is stored, and once"
-    assert errors, "the outage was felt: some deliveries were answered with an error and retried"
+    assert during_outage >= 10, f"only {during_outage} deliveries while Redis was down"
+    assert after_restart >= 10, f"only {after_restart} deliveries after Redis came back"
+    assert not errors, "a stored post is answered 200 even while Redis is down"
 
     # Routing resumes: tasks lost with Redis are made up by beat's routing sweep; every conversation gets Ana.
     wait_until(
@@ -143,6 +152,7 @@ def test_a_redis_restart_during_webhook_ingestion_loses_no_post_and_routing_and_
     assert event["type"] == "conversations"
     assert all(p.alive() for p in processes) and [p.pid for p in processes] == pids, "no process was restarted"
     print(  # noqa: T201
-        f"{POSTS} posts, Redis down {DOWN_FOR:g} s after {STOP_AFTER}: {len(errors)} deliveries answered with an "
-        f"error ({sorted({str(e) for e in errors})}) and retried ({retried} retries); all stored once, all routed"
+        f"{POSTS} posts, Redis down {DOWN_FOR:g} s after {STOP_AFTER} ({during_outage} delivered meanwhile, "
+        f"{after_restart} after): "
+        f"{len(errors)} answered with an error, {retried} retries; all stored once, all routed"
     )
