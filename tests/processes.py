@@ -19,9 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import psycopg2
 import requests
@@ -308,3 +308,16 @@ def log_in(url: str, username: str, password: str) -> requests.Session:
     )
     assert response.status_code == 200 and "The floor, live" in response.text
     return session
+
+
+def open_stack(request: Any, log_dir: Path, **settings: str) -> Iterator[Stack]:
+    """For a fixture: a ``Stack`` closed at teardown, printing its processes' logs if the test failed."""
+    failed_before = request.session.testsfailed
+    stack = Stack(log_dir, **settings)
+    try:
+        yield stack
+    finally:
+        # The call's report is counted before teardown begins.
+        if request.session.testsfailed > failed_before:
+            print(stack.logs())  # noqa: T201 - pytest shows it with the failure
+        stack.close()

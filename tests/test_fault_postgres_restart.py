@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from processes import Stack, driver, wait_until
+from processes import Stack, driver, open_stack, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -21,13 +21,8 @@ DOWN_FOR = 6.0
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(tmp_path, SANDBOX_POSTS_PER_MINUTE="120", SANDBOX_SEED="7")
-    try:
-        yield stack
-    finally:
-        print(stack.logs())  # noqa: T201 - shown when the test fails
-        stack.close()
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    yield from open_stack(request, tmp_path, SANDBOX_POSTS_PER_MINUTE="120", SANDBOX_SEED="7")
 
 
 def health(url: str) -> int:

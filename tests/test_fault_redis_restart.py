@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 import websockets
-from processes import Stack, driver, log_in, wait_until
+from processes import Stack, driver, log_in, open_stack, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -35,13 +35,8 @@ PACE = 0.15  # seconds between deliveries: about a third of them while Redis is 
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(tmp_path, FACEBOOK_APP_SECRET=APP_SECRET)
-    try:
-        yield stack
-    finally:
-        print(stack.logs())  # noqa: T201 - shown when the test fails
-        stack.close()
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    yield from open_stack(request, tmp_path, FACEBOOK_APP_SECRET=APP_SECRET)
 
 
 def messenger_delivery(index: int) -> bytes:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from processes import Stack, driver, free_port
+from processes import Stack, driver, free_port, open_stack
 
 pytestmark = pytest.mark.faults
 
@@ -103,13 +103,8 @@ def graph() -> Iterator[FakeGraph]:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, graph: FakeGraph) -> Iterator[Stack]:
-    stack = Stack(tmp_path, FAKE_GRAPH_URL=graph.url, PLATFORM_TIMEOUT_SECONDS="5")
-    try:
-        yield stack
-    finally:
-        print(stack.logs())  # noqa: T201 - shown when the test fails
-        stack.close()
+def stack(request: pytest.FixtureRequest, tmp_path: Path, graph: FakeGraph) -> Iterator[Stack]:
+    yield from open_stack(request, tmp_path, FAKE_GRAPH_URL=graph.url, PLATFORM_TIMEOUT_SECONDS="5")
 
 
 def test_killing_the_worker_mid_posting_loses_no_reply_and_posts_none_twice(stack: Stack, graph: FakeGraph) -> None:
