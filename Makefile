@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format bench fuzz clean
+.PHONY: install install-dev run test lint format bench fuzz faults clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ bench: install-dev
 ## fuzz: the bad-input properties with 2,000 examples each (make test runs 60)
 fuzz: install-dev
 	FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -q tests/test_webhooks_fuzz.py
+
+## faults: kill a worker mid-posting, restart Redis and PostgreSQL under load (private servers on free ports,
+## never the machine's), plus the quick outage and disconnect faults that make test also runs
+faults: install-dev
+	timeout 900 $(BIN)/python -m pytest -q -s -m faults tests/
+	timeout 300 $(BIN)/python -m pytest -q -s tests/test_fault_platform_outage.py tests/test_fault_browser_disconnect.py
 
 format: install-dev
 	$(BIN)/ruff format .

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, cast
 
 from django.db import transaction
@@ -22,6 +23,7 @@ from contactcenter.core.queries import check_can_work
 from contactcenter.errors import Conflict, Invalid, NotFound, PermissionDenied
 from responses.forms import KnowledgeArticleForm, ResponseTemplateForm
 from responses.models import KnowledgeArticle, ResponseTemplate, ReviewRule
+from responses.outbox import enqueue_post
 from responses.platform_rules import check_reply
 
 DISPOSITIONS = {
@@ -125,9 +127,7 @@ def do_send_reply(
 
 
 def _post_after_commit(message: Message) -> None:
-    from responses.tasks import post_reply
-
-    transaction.on_commit(lambda: post_reply.delay(message.pk))
+    transaction.on_commit(partial(enqueue_post, message.pk))
 
 
 def check_held_reply(user: Any, message_id: int) -> Message:

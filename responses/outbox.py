@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from contactcenter import realtime
+from contactcenter.celery import BROKER_DOWN
 from contactcenter.core.actions import record_event
 from contactcenter.core.models import Conversation, Delivery, Direction, EventKind, Identity, Message
 from monitoring.credentials import CredentialsUnreadable
@@ -183,11 +184,23 @@ def do_reconcile_stuck_replies(now: datetime | None = None) -> dict[str, int]:
             Message.objects.filter(pk=message.pk, delivery=Delivery.SENDING).update(
                 delivery=Delivery.QUEUED, sending_since=None
             )
-            from responses.tasks import post_reply
-
-            transaction.on_commit(partial(post_reply.delay, message.pk))
+            transaction.on_commit(partial(enqueue_post, message.pk))
             counts["requeued"] += 1
     return counts
+
+
+def enqueue_post(message_id: int) -> None:
+    """Hand a queued reply to a worker, after the commit that stored it. Never raises for an unreachable broker.
+
+    The reply is stored whatever happens here: were this to raise, the agent would see an error for a reply that
+    will still be posted, and might send it again. The retry-outbox sweep posts it (``due_replies``) instead.
+    """
+    from responses.tasks import post_reply  # the tasks build on this module
+
+    try:
+        post_reply.delay(message_id)
+    except BROKER_DOWN:
+        logger.warning("reply %s not handed to a worker (Redis unreachable); the outbox sweep will post it", message_id)
 
 
 def due_replies(now: datetime | None = None) -> list[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -23,7 +24,7 @@ from contactcenter.core.models import ConversationState as S
 from contactcenter.errors import Conflict, Invalid, NotFound
 from responses.actions import last_customer_message_at
 from responses.models import SurveyInvitation
-from responses.outbox import PRIVATE_CHANNELS
+from responses.outbox import PRIVATE_CHANNELS, enqueue_post
 from responses.platform_rules import check_reply
 
 NOT_SURVEYED = frozenset({"spam", "no_action"})
@@ -109,9 +110,7 @@ def do_invite_to_survey(conversation: Conversation) -> SurveyInvitation | None:
 
 
 def _post_after_commit(message_id: int) -> None:
-    from responses.tasks import post_reply  # tasks build on the outbox; imported late like responses.actions
-
-    transaction.on_commit(lambda: post_reply.delay(message_id))
+    transaction.on_commit(partial(enqueue_post, message_id))
 
 
 def survey_for(token: str) -> SurveyInvitation:

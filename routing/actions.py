@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from contactcenter.celery import BROKER_DOWN
 from contactcenter.configuration import bound_form, check_delete, check_save_form
 from contactcenter.core.actions import do_queue_conversations, do_transfer_to_queue
 from contactcenter.core.models import Conversation, ConversationSkill
@@ -47,8 +48,14 @@ def request_routing() -> None:
 
         if settings.CELERY_TASK_ALWAYS_EAGER:
             route_queued.apply()
-        elif cache.add(ROUTING_REQUESTED, 1, timeout=2):
-            route_queued.delay()
+            return
+        try:
+            if cache.add(ROUTING_REQUESTED, 1, timeout=2):
+                route_queued.delay()
+        except BROKER_DOWN:
+            # The change has committed and must not fail now (a webhook would answer 500 for a post it stored):
+            # beat's route-queued sweep runs every 10 s, so a lost request is only a delay.
+            logger.warning("routing pass not requested (Redis unreachable); the periodic pass will route")
 
     transaction.on_commit(enqueue)
 

@@ -6,27 +6,17 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 import requests
 import websockets
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from processes import ROOT, free_port, log_in, run_sql
 
 
 def start_server(environ: dict[str, str], log: Path) -> Iterator[str]:
@@ -88,32 +78,6 @@ def production_server(tmp_path: Path) -> Iterator[str]:
         yield from start_server(environ, tmp_path / "server.log")
     finally:
         run_sql(base, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-
-
-def run_sql(server_url: str, *statements: str) -> None:
-    connection = psycopg2.connect(f"{server_url}/postgres")
-    connection.autocommit = True  # CREATE/DROP DATABASE cannot run in a transaction
-    try:
-        with connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-    finally:
-        connection.close()
-
-
-def log_in(url: str, username: str, password: str) -> requests.Session:
-    session = requests.Session()
-    page = session.get(f"{url}/login/", timeout=5).text
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-    assert token is not None
-    response = session.post(
-        f"{url}/login/",
-        data={"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)},
-        headers={"Referer": f"{url}/login/"},
-        timeout=5,
-    )
-    assert response.status_code == 200 and "The floor, live" in response.text
-    return session
 
 
 def assert_posts_arrive_live(url: str) -> None:
