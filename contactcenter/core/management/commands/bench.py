@@ -23,9 +23,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 
+from contactcenter.loadtest import add_arguments as load_arguments
+
 BENCHMARKS: dict[str, str] = {
     "inbox": "agents.bench",
     "ingest": "monitoring.bench",
+    "load": "contactcenter.loadtest",
     "routing": "routing.bench",
 }
 
@@ -55,6 +58,7 @@ class Command(BaseCommand):
         parser.add_argument("--inbox-agents", type=int, default=100, help="inbox: agents whose inbox is rendered.")
         parser.add_argument("--per-agent", type=int, default=50, help="inbox: open conversations per agent.")
         parser.add_argument("--sample", type=int, default=200, help="inbox: conversation pages rendered.")
+        load_arguments(parser)
         parser.add_argument("--keep-db", action="store_true", help="Keep the scratch database afterwards.")
 
     def handle(self, *args: Any, name: str, json: bool, keep_db: bool, **options: Any) -> None:
