@@ -56,6 +56,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import os
 import random
 import secrets
@@ -75,7 +76,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import redis
 import requests
 import websockets
 from django.conf import settings
@@ -148,7 +148,7 @@ def percentile(values: list[float], p: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
     return round(ordered[rank], 1)
 
 
@@ -708,9 +708,6 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("bench load needs the production topology: DATABASE_URL (PostgreSQL) and REDIS_URL.")
     if options["load_agents"] < 1 or options["load_posts"] < 1 or not 1 <= options["capacity"] <= 100:
         raise ValueError("--load-agents and --load-posts must be positive, --capacity 1 to 100.")
-    # The run owns REDIS_URL's database: the broker, the channel layer and the cache start empty.
-    broker = redis.Redis.from_url(str(settings.REDIS_URL))
-    broker.flushdb()
     create_configuration()
     setup_start = time.monotonic()
     agents = create_agents(options["load_agents"], options["capacity"])
@@ -720,8 +717,6 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="switchboard-load-") as folder:
         with production_topology(options, Path(folder)) as server:
             timings = asyncio.run(drive(server, agents, options, recorder))
-    broker.flushdb()
-    broker.close()
     figures = {
         "agents": len(agents),
         "posts_planned": options["load_posts"],
