@@ -42,6 +42,13 @@ dependency) do natively. HTTP goes through ``requests`` (also a dependency) on
 a thread pool with one thread per user, so nothing new is installed and the
 measured latency includes no queueing inside the driver.
 
+At most ``--max-in-flight`` requests (default 16) are in flight at once, as
+behind a reverse proxy's upstream limit, and a request's latency includes its
+wait for a slot: each request in flight holds its own PostgreSQL connection
+(no pool with psycopg2 and ``CONN_MAX_AGE = 0``), and 200 agents on a slow
+machine would otherwise open more than the server's ``max_connections`` (100,
+shared here with other jobs) and fail with "too many clients".
+
 Bounded: every request has a timeout, the run stops at ``--deadline`` seconds
 (default 900) whatever happens, and the processes are killed (their whole
 process groups) on the way out, failure or not. The driver runs on the same
@@ -131,7 +138,10 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--load-posts", type=int, default=50_000, help="load: posts arriving through webhooks.")
     parser.add_argument("--posts-per-delivery", type=int, default=5, help="load: posts in one webhook delivery.")
     parser.add_argument("--senders", type=int, default=8, help="load: concurrent webhook senders.")
-    parser.add_argument("--capacity", type=int, default=100, help="load: each agent's capacity (1-100).")
+    parser.add_argument("--capacity", type=int, default=10, help="load: each agent's capacity (1-100).")
+    parser.add_argument(
+        "--max-in-flight", type=int, default=16, help="load: requests in flight at once (a proxy's upstream limit)."
+    )
     parser.add_argument("--think", type=float, default=2.0, help="load: mean think time between actions (s).")
     parser.add_argument("--web-workers", type=int, default=2, help="load: uvicorn worker processes.")
     parser.add_argument("--celery-concurrency", type=int, default=2, help="load: Celery worker processes.")
@@ -162,8 +172,9 @@ class Recorder:
     first_seen: dict[int, float] = field(default_factory=dict)  # conversation id -> first socket event (epoch s)
     sent_at: dict[str, float] = field(default_factory=dict)  # post external id -> send time (epoch s)
     socket_drops: int = 0
-    last_socket_error: str = ""
     redeliveries: int = 0
+    last_socket_error: str = ""
+    in_flight: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(16))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request(self, kind: str, seconds: float, status: int | None) -> None:
@@ -264,8 +275,14 @@ class Server:
     facebook_secret: str
 
 
-def send_delivery(server: Server, session: requests.Session, recorder: Recorder, numbers: range) -> None:
-    """One signed delivery, X or Facebook by its first number; delivered again (up to 3 times) if it fails."""
+def send_delivery(
+    server: Server, session: requests.Session, recorder: Recorder, numbers: range, stop_at: float
+) -> None:
+    """One signed delivery, X or Facebook by its first number; delivered again until it is taken, as platforms do.
+
+    X and Meta retry a delivery that did not get a 200 (for hours); here
+    with back-off up to 10 s, until ``stop_at`` (``time.monotonic()``).
+    """
     x = numbers.start % 2 == 0
     ids, payload = (x_delivery if x else facebook_delivery)(numbers, datetime.now(UTC))
     body = json.dumps(payload).encode()
@@ -276,30 +293,35 @@ def send_delivery(server: Server, session: requests.Session, recorder: Recorder,
         url, kind = f"{server.url}/webhooks/facebook/", "webhook_facebook"
         headers = {"X-Hub-Signature-256": facebook_signature(server.facebook_secret, body)}
     headers["Content-Type"] = "application/json"
-    for attempt in range(3):
-        start = time.time()
-        if attempt == 0:
-            with recorder.lock:
-                for external_id in ids:
-                    recorder.sent_at[external_id] = start
-        status = _timed(recorder, kind, lambda: session.post(url, data=body, headers=headers, timeout=REQUEST_TIMEOUT))
-        if status == 200:
+    with recorder.lock:
+        for external_id in ids:
+            recorder.sent_at[external_id] = time.time()
+    backoff = 1.0
+    while True:
+        response = timed_request(recorder, kind, session, "POST", url, data=body, headers=headers)
+        if response is not None and response.status_code == 200:
             return
+        if time.monotonic() + backoff > stop_at:
+            return  # its posts count as missing unless an earlier attempt stored them after all
         with recorder.lock:
             recorder.redeliveries += 1
-        time.sleep(1.0)
+        time.sleep(backoff)
+        backoff = min(backoff * 2, 10.0)
 
 
-def _timed(recorder: Recorder, kind: str, call: Any) -> int | None:
+def timed_request(
+    recorder: Recorder, kind: str, session: requests.Session, method: str, url: str, **kwargs: Any
+) -> requests.Response | None:
+    """One request through the in-flight gate, timed from before the gate (a user waits there too)."""
     start = time.perf_counter()
-    try:
-        response = call()
-        status: int | None = response.status_code
-        response.close()
-    except requests.RequestException:
-        status = None
-    recorder.request(kind, time.perf_counter() - start, status)
-    return status
+    response: requests.Response | None = None
+    with recorder.in_flight:
+        try:
+            response = session.request(method, url, timeout=REQUEST_TIMEOUT, allow_redirects=False, **kwargs)
+        except requests.RequestException:
+            response = None
+    recorder.request(kind, time.perf_counter() - start, None if response is None else response.status_code)
+    return response
 
 
 # --- Agents --------------------------------------------------------------------------
@@ -326,16 +348,7 @@ class AgentWork:
         loop = asyncio.get_running_loop()
 
         def do() -> requests.Response | None:
-            start = time.perf_counter()
-            try:
-                response = self.http.request(
-                    method, self.server.url + path, timeout=REQUEST_TIMEOUT, allow_redirects=False, **kwargs
-                )
-            except requests.RequestException:
-                self.recorder.request(kind, time.perf_counter() - start, None)
-                return None
-            self.recorder.request(kind, time.perf_counter() - start, response.status_code)
-            return response
+            return timed_request(self.recorder, kind, self.http, method, self.server.url + path, **kwargs)
 
         return await loop.run_in_executor(self.pool, do)
 
@@ -599,7 +612,11 @@ async def drive(server: Server, agents: list[Agent], options: dict[str, Any], re
     loop = asyncio.get_running_loop()
     workers = [AgentWork(server, agent, recorder, options["think"], pool) for agent in agents]
     events = [asyncio.Event() for _ in workers]
-    tasks = [asyncio.create_task(w.listen(e)) for w, e in zip(workers, events, strict=True)]
+    tasks = []
+    for index, (work, event) in enumerate(zip(workers, events, strict=True)):
+        tasks.append(asyncio.create_task(work.listen(event)))
+        if index % 20 == 19:
+            await asyncio.sleep(0.5)  # browsers open over time, not in one instant
     try:
         try:
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), timeout=120)
@@ -620,7 +637,7 @@ async def drive(server: Server, agents: list[Agent], options: dict[str, Any], re
                     numbers = deliveries.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                await loop.run_in_executor(pool, send_delivery, server, session, recorder, numbers)
+                await loop.run_in_executor(pool, send_delivery, server, session, recorder, numbers, stop_at)
 
         surge_start = time.monotonic()
         await asyncio.wait_for(
@@ -652,7 +669,8 @@ def verify(recorder: Recorder, planned: int) -> dict[str, Any]:
         ):
             stored[str(external_id)].append((conversation_id, queued_at, assigned_at))
     everywhere = (
-        Message.objects.exclude(external_id="")
+        Message.objects.filter(direction=Direction.INBOUND)
+        .exclude(external_id="")
         .values("platform", "external_id")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
@@ -713,7 +731,7 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
     agents = create_agents(options["load_agents"], options["capacity"])
     setup_seconds = time.monotonic() - setup_start
     connections.close_all()  # the processes get the database to themselves while they run
-    recorder = Recorder()
+    recorder = Recorder(in_flight=threading.BoundedSemaphore(max(1, options["max_in_flight"])))
     with tempfile.TemporaryDirectory(prefix="switchboard-load-") as folder:
         with production_topology(options, Path(folder)) as server:
             timings = asyncio.run(drive(server, agents, options, recorder))
@@ -729,6 +747,8 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         **timings,
         "redeliveries": recorder.redeliveries,
         "socket_drops": recorder.socket_drops,
+        "socket_last_error": recorder.last_socket_error,
+        "max_in_flight": options["max_in_flight"],
     }
     figures.update(verify(recorder, options["load_posts"]))
     http = recorder.http_figures(timings["measured_seconds"])
