@@ -23,10 +23,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 
+from contactcenter.loadtest import add_arguments as load_arguments
+
 BENCHMARKS: dict[str, str] = {
     "inbox": "agents.bench",
     "ingest": "monitoring.bench",
     "reports": "reporting.bench",
+    "load": "contactcenter.loadtest",
     "routing": "routing.bench",
 }
 
@@ -66,6 +69,7 @@ class Command(BaseCommand):
         parser.add_argument("--window-days", type=int, default=30, help="reports: days each report covers.")
         parser.add_argument("--repeat", type=int, default=5, help="reports: timed runs of each query (median).")
         parser.add_argument("--seed", type=int, default=6, help="reports: random seed of the generated history.")
+        load_arguments(parser)
         parser.add_argument("--keep-db", action="store_true", help="Keep the scratch database afterwards.")
 
     def handle(self, *args: Any, name: str, json: bool, keep_db: bool, **options: Any) -> None:
