@@ -26,6 +26,7 @@ from routing.actions import (
     check_save_routing_rule,
     check_save_skill,
 )
+from routing.forms import RoutingRuleForm
 from routing.models import BreachAction, Queue, RoutingMode, RoutingRule, Skill
 from routing.queries import queues_with_skills
 
@@ -189,26 +190,7 @@ class RoutingRuleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RoutingRule
-        fields = [
-            "id",
-            "order",
-            "name",
-            "enabled",
-            "channel",
-            "account",
-            "listening_query",
-            "category",
-            "language",
-            "sentiment",
-            "min_priority",
-            "max_priority",
-            "contact_vip",
-            "contact_tag",
-            "queue",
-            "extra_skills",
-            "extra_skill_level",
-            "priority_boost",
-        ]
+        fields = ["id", *RoutingRuleForm.Meta.fields]  # what the admin's form edits, and the id
         read_only_fields = fields
 
 
