@@ -26,7 +26,7 @@ from routing.actions import (
     check_save_routing_rule,
     check_save_skill,
 )
-from routing.forms import RoutingRuleForm
+from routing.forms import QUEUE_FIELDS, RoutingRuleForm
 from routing.models import BreachAction, Queue, RoutingMode, RoutingRule, Skill
 from routing.queries import queues_with_skills
 
@@ -93,21 +93,7 @@ class QueueSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Queue
-        fields = [
-            "id",
-            "name",
-            "description",
-            "priority",
-            "sla_policy",
-            "is_default",
-            "mode",
-            "sticky_window_hours",
-            "sticky_wait_seconds",
-            "breach_action",
-            "breach_queue",
-            "requeue_on_agent_timeout",
-            "skills",
-        ]
+        fields = ["id", *QUEUE_FIELDS, "skills"]  # what the admin's form edits, the id and the skills
         read_only_fields = fields
 
 
