@@ -31,5 +31,6 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "retry-outbox": {"task": "responses.tasks.retry_queued_replies", "schedule": 30.0},
     "retry-webhooks": {"task": "contactcenter.core.tasks.retry_webhooks", "schedule": 30.0},
     "announce-spikes": {"task": "reporting.tasks.announce_spikes", "schedule": 60.0},
+    "roll-up-ledger": {"task": "reporting.tasks.roll_up_ledger", "schedule": 300.0},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,7 +64,9 @@ from agents.models import Presence, PresenceChange
 from contactcenter.core.models import OPEN_STATES, Conversation, Direction, Event, EventKind, Message, Sentiment
 from contactcenter.errors import Invalid
 from monitoring.models import ClassificationRule, ListeningQuery, TrackedKeyword
+from reporting import rollup
 from reporting.aggregates import PercentileCont
+from reporting.models import LedgerHour
 
 TIME_GRAINS = ("hour", "day", "week", "month")
 CHANNEL = "channel"
@@ -141,15 +143,163 @@ def _aggregate(
 
 
 def _group(
-    rows: QuerySet[Any], grouping: _Grouping, aggregates: Mapping[str, Aggregate], extra_keys: Sequence[str]
+    rows: QuerySet[Any],
+    grouping: _Grouping,
+    aggregates: Mapping[str, Aggregate],
+    extra_keys: Sequence[str],
+    time_field: str = "at",
 ) -> list[Row]:
     if grouping.grain:
         tz = timezone.get_default_timezone()
-        rows = rows.annotate(period=Trunc("at", grouping.grain, tzinfo=tz))
+        rows = rows.annotate(period=Trunc(time_field, grouping.grain, tzinfo=tz))
     keys = [*grouping.keys, *extra_keys]
     if not keys:
         return [rows.aggregate(**aggregates)]
     return list(rows.values(*keys).annotate(**aggregates).order_by(*keys))
+
+
+# --- Figures that add up: read from the hourly rollup where it can, from the ledger elsewhere ---
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure that adds up over hours: ``measure`` (a ``LedgerHour`` column) of the rows of ``kind``,
+    optionally only those with the given ``target`` and ``answered`` flags (see :mod:`reporting.rollup`)."""
+
+    kind: str
+    measure: str = "rows"
+    target: str | None = None
+    answered: bool | None = None
+
+    def on_ledger(self, params: rollup.Params) -> Aggregate:
+        where = Q(kind=self.kind)
+        if self.target is not None:
+            where &= {"met": rollup.target_met, "missed": rollup.target_missed, "none": rollup.no_target}[self.target]()
+        if self.answered is not None:
+            where &= rollup.answered_before() if self.answered else ~rollup.answered_before()
+        return rollup.ledger_aggregate(self.measure, params, where)
+
+    def on_rollup(self) -> Aggregate:
+        where = Q(kind=self.kind)
+        if self.target is not None:
+            where &= Q(target=self.target)
+        if self.answered is not None:
+            where &= Q(answered=self.answered)
+        default = 0.0 if self.measure.endswith("_sum") else 0
+        return Sum(self.measure, filter=where, default=default)
+
+
+def _params(fcr_window_hours: float | None = None, short_abandon_seconds: float | None = None) -> rollup.Params:
+    current = rollup.Params.current()
+    return rollup.Params(
+        current.time_zone,
+        current.fcr_window_hours if fcr_window_hours is None else float(fcr_window_hours),
+        current.short_abandon_seconds if short_abandon_seconds is None else float(short_abandon_seconds),
+    )
+
+
+def _rolled_span(filters: KpiFilter, params: rollup.Params) -> tuple[datetime, datetime] | None:
+    """The whole hours of the period the rollup can answer for these filters and settings, if any."""
+    if filters.agent_id is not None or filters.team_id is not None or filters.account_id is not None:
+        return None
+    reach = rollup.state()
+    if reach is None or params != rollup.Params.current():
+        return None
+    first = rollup.floor_hour(filters.start)
+    if first < filters.start:
+        first += rollup.HOUR
+    low = max(first, reach.rolled_from)
+    high = min(rollup.floor_hour(filters.end), reach.rolled_until)
+    return (low, high) if low < high else None
+
+
+def _figures(
+    filters: KpiFilter,
+    grouping: _Grouping,
+    figures: Mapping[str, Figure],
+    *,
+    params: rollup.Params | None = None,
+    extra_keys: Sequence[str] = (),
+) -> list[Row]:
+    """``figures`` per group: rolled hours from ``LedgerHour``, the rest of the period from the ledger, added.
+
+    The two reads are GROUP BY queries with the same keys; adding them is a
+    merge of two small aggregated results, figure by figure.
+    """
+    params = params or _params()
+    kinds = sorted({figure.kind for figure in figures.values()})
+    span = _rolled_span(filters, params)
+    pieces = [(filters.start, filters.end)] if span is None else [(filters.start, span[0]), (span[1], filters.end)]
+    parts = []
+    for start, end in pieces:
+        if start >= end:
+            continue
+        rows = _ledger(replace(filters, start=start, end=end), kinds)
+        if CATEGORY in extra_keys:
+            rows = rows.annotate(category=F("conversation__category"))
+        ledger = {name: figure.on_ledger(params) for name, figure in figures.items()}
+        parts.append(_aggregate(rows, grouping, ledger, extra_keys=extra_keys))
+    if span is not None:
+        hours = LedgerHour.objects.filter(kind__in=kinds, hour__gte=span[0], hour__lt=span[1])
+        if filters.channel is not None:
+            hours = hours.filter(channel=filters.channel)
+        if filters.queue_id is not None:
+            hours = hours.filter(queue_id=filters.queue_id)
+        if filters.category is not None:  # as on the ledger: rows without a conversation have no category
+            hours = hours.filter(category=filters.category).exclude(kind=EventKind.FILTERED)
+        rolled = {name: figure.on_rollup() for name, figure in figures.items()}
+        parts.append(_group(hours, grouping, rolled, extra_keys, time_field="hour"))
+    return _added(parts, [*grouping.keys, *extra_keys], list(figures))
+
+
+def _added(parts: list[list[Row]], keys: Sequence[str], names: Sequence[str]) -> list[Row]:
+    """Aggregated results with the same ``keys``, added figure by figure (one row per key, in key order)."""
+    if not keys:
+        total: Row = dict.fromkeys(names, 0)
+        for part in parts:
+            for name in names:
+                total[name] += part[0][name] or 0
+        return [total]
+    merged: dict[tuple[Any, ...], Row] = {}
+    for part in parts:
+        for row in part:
+            key = tuple(row[k] for k in keys)
+            if key not in merged:
+                merged[key] = dict(row)
+            else:
+                for name in names:
+                    merged[key][name] += row[name]
+    return [merged[key] for key in sorted(merged, key=lambda key: tuple((v is None, v) for v in key))]
+
+
+def _distinct_conversations(
+    filters: KpiFilter,
+    grouping: _Grouping,
+    name: str,
+    kinds: Sequence[str],
+    results: list[Row],
+    *,
+    extra_keys: Sequence[str] = (),
+) -> None:
+    """Add ``name``: distinct conversations with rows of ``kinds``, per group of ``results`` (read from the ledger:
+    a distinct count does not add up over hours)."""
+    rows = _ledger(filters, kinds)
+    if CATEGORY in extra_keys:
+        rows = rows.annotate(category=F("conversation__category"))
+    counts = _aggregate(rows, grouping, {name: Count("conversation", distinct=True)}, extra_keys=extra_keys)
+    keys = [*grouping.keys, *extra_keys]
+    by_key = {tuple(row[k] for k in keys): row[name] for row in counts}
+    for row in results:
+        row[name] = by_key.get(tuple(row[k] for k in keys), 0)
+
+
+def _take(row: Row, *names: str) -> list[Any]:
+    """Remove the working figures ``names`` from ``row`` and return their values."""
+    return [row.pop(name) for name in names]
+
+
+def _mean(total: float, count: int) -> float | None:
+    return total / count if count else None
 
 
 def _ledger(filters: KpiFilter, kinds: Iterable[str]) -> QuerySet[Event]:
@@ -206,18 +356,17 @@ def _seconds_stats(prefix: str, kind: str, seconds: Any) -> dict[str, Aggregate]
 
 def volumes(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
     """``captured``: ``captured`` rows (conversations opened); ``filtered``: ``filtered`` rows
-    (posts kept out of the queues); ``handled``: distinct conversations with a
-    ``first_response`` row (answered for the first time in the period).
+    (posts kept out of the queues); ``handled``: ``first_response`` rows (conversations
+    answered for the first time in the period: a conversation has one at most).
     """
     grouping = _grouping(group_by)
-    rows = _ledger(filters, [EventKind.CAPTURED, EventKind.FILTERED, EventKind.FIRST_RESPONSE])
-    return _aggregate(
-        rows,
+    return _figures(
+        filters,
         grouping,
         {
-            "captured": _count(EventKind.CAPTURED),
-            "filtered": _count(EventKind.FILTERED),
-            "handled": _count(EventKind.FIRST_RESPONSE, distinct_conversations=True),
+            "captured": Figure(EventKind.CAPTURED),
+            "filtered": Figure(EventKind.FILTERED),
+            "handled": Figure(EventKind.FIRST_RESPONSE),
         },
     )
 
@@ -279,35 +428,31 @@ def handle(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
       value, so it is not counted).
     """
     grouping = _grouping(group_by)
-    timed = Q(kind__in=[EventKind.WORK, EventKind.WRAP_UP])
-    rows = _ledger(filters, [EventKind.WORK, EventKind.WRAP_UP, EventKind.TRANSFERRED, EventKind.REPLY])
-    results = _aggregate(
-        rows,
+    results = _figures(
+        filters,
         grouping,
         {
-            "handle_seconds": Sum("value_seconds", filter=timed, default=0.0),
-            "work_seconds": Sum("value_seconds", filter=Q(kind=EventKind.WORK), default=0.0),
-            "wrap_up_seconds": Sum("value_seconds", filter=Q(kind=EventKind.WRAP_UP), default=0.0),
-            "worked": Count("conversation", distinct=True, filter=timed),
-            "wrap_ups": _count(EventKind.WRAP_UP),
-            "average_wrap_up_seconds": Avg("value_seconds", filter=Q(kind=EventKind.WRAP_UP)),
-            "transfers": _count(EventKind.TRANSFERRED),
-            "holds": _count(EventKind.REPLY),
-            "waits": Count("value_seconds", filter=Q(kind=EventKind.REPLY)),
-            "average_wait_seconds": Avg("value_seconds", filter=Q(kind=EventKind.REPLY)),
+            "work_seconds": Figure(EventKind.WORK, "seconds_sum"),
+            "wrap_up_seconds": Figure(EventKind.WRAP_UP, "seconds_sum"),
+            "wrap_ups": Figure(EventKind.WRAP_UP),
+            "_wrap_up_timed": Figure(EventKind.WRAP_UP, "seconds_count"),
+            "transfers": Figure(EventKind.TRANSFERRED),
+            "holds": Figure(EventKind.REPLY),
+            "waits": Figure(EventKind.REPLY, "seconds_count"),
+            "_wait_seconds": Figure(EventKind.REPLY, "seconds_sum"),
         },
     )
+    _distinct_conversations(filters, grouping, "worked", [EventKind.WORK, EventKind.WRAP_UP], results)
     for row in results:
+        wrap_up_timed, wait_seconds = _take(row, "_wrap_up_timed", "_wait_seconds")
+        row["handle_seconds"] = row["work_seconds"] + row["wrap_up_seconds"]
+        row["average_wrap_up_seconds"] = _mean(row["wrap_up_seconds"], wrap_up_timed)
+        row["average_wait_seconds"] = _mean(wait_seconds, row["waits"])
         row["aht_seconds"] = _ratio(row["handle_seconds"], row["worked"])
     return results
 
 
 # --- Abandonment and service level -----------------------------------------------------------
-
-
-def _has_event(kind: str) -> Exists:
-    """The ledger row's conversation has (ever) a row of ``kind``."""
-    return Exists(Event.objects.filter(conversation_id=OuterRef("conversation_id"), kind=kind))
 
 
 def abandonment(
@@ -333,21 +478,20 @@ def abandonment(
     if not 0 <= short_abandon_seconds < float("inf"):
         raise Invalid("short_abandon_seconds must be zero or more.")
     grouping = _grouping(group_by)
-    waited_long = Q(value_seconds__gte=short_abandon_seconds) | Q(value_seconds__isnull=True)
-    rows = _ledger(filters, [EventKind.CAPTURED, EventKind.ABANDONED, EventKind.CLOSED])
-    results = _aggregate(
-        rows,
+    results = _figures(
+        filters,
         grouping,
         {
-            "captured": _count(EventKind.CAPTURED),
-            "withdrawn": _count(EventKind.ABANDONED, waited_long, distinct_conversations=True),
-            "short_abandons": _count(
-                EventKind.ABANDONED, Q(value_seconds__lt=short_abandon_seconds), distinct_conversations=True
-            ),
-            "closed_unanswered": _count(EventKind.CLOSED, ~Q(_has_event(EventKind.REPLY)), distinct_conversations=True),
+            "captured": Figure(EventKind.CAPTURED),
+            "_abandons": Figure(EventKind.ABANDONED),
+            "withdrawn": Figure(EventKind.ABANDONED, "long_waits"),
+            "closed_unanswered": Figure(EventKind.CLOSED, answered=False),
         },
+        params=_params(short_abandon_seconds=short_abandon_seconds),
     )
     for row in results:
+        (abandons,) = _take(row, "_abandons")
+        row["short_abandons"] = abandons - row["withdrawn"]
         row["abandoned"] = row["withdrawn"] + row["closed_unanswered"]
         row["abandonment_rate"] = _ratio(row["abandoned"], row["captured"])
     return results
@@ -380,21 +524,19 @@ def service_level(filters: KpiFilter, group_by: GroupBy = None, *, abandon_treat
     if abandon_treatment not in ABANDON_TREATMENTS:
         raise Invalid(f"Unknown abandon treatment {abandon_treatment!r}; use one of {', '.join(ABANDON_TREATMENTS)}.")
     grouping = _grouping(group_by)
-    due = F("conversation__first_response_due")
-    unanswered = ~Q(_has_event(EventKind.FIRST_RESPONSE))
-    rows = _ledger(filters, [EventKind.FIRST_RESPONSE, EventKind.ABANDONED]).filter(
-        conversation__first_response_due__isnull=False
-    )
-    results = _aggregate(
-        rows,
+    results = _figures(
+        filters,
         grouping,
         {
-            "answered": _count(EventKind.FIRST_RESPONSE),
-            "answered_in_time": _count(EventKind.FIRST_RESPONSE, Q(at__lte=due)),
-            "abandoned_before_target": _count(EventKind.ABANDONED, Q(at__lte=due) & unanswered),
-            "abandoned_after_target": _count(EventKind.ABANDONED, Q(at__gt=due) & unanswered),
+            "answered_in_time": Figure(EventKind.FIRST_RESPONSE, target="met"),
+            "_answered_late": Figure(EventKind.FIRST_RESPONSE, target="missed"),
+            "abandoned_before_target": Figure(EventKind.ABANDONED, target="met", answered=False),
+            "abandoned_after_target": Figure(EventKind.ABANDONED, target="missed", answered=False),
         },
     )
+    for row in results:
+        (late,) = _take(row, "_answered_late")
+        row["answered"] = row["answered_in_time"] + late
     for row in results:
         before, after = row["abandoned_before_target"], row["abandoned_after_target"]
         eligible, in_time = row["answered"], row["answered_in_time"]
@@ -433,32 +575,19 @@ def resolution(filters: KpiFilter, group_by: GroupBy = None, *, fcr_window_hours
     if not 0 <= fcr_window_hours <= MAX_FCR_WINDOW_HOURS:
         raise Invalid(f"fcr_window_hours must be between 0 and {MAX_FCR_WINDOW_HOURS:g}.")
     grouping = _grouping(group_by)
-    window = timedelta(hours=fcr_window_hours)
-    window_end = OuterRef("at") + window
-    reopened = Exists(
-        Event.objects.filter(conversation_id=OuterRef("conversation_id"), kind=EventKind.REOPENED, at__lte=window_end)
-    )
-    came_back = Exists(
-        Conversation.objects.filter(
-            contact_id=OuterRef("conversation__contact_id"), created_at__gt=OuterRef("at"), created_at__lte=window_end
-        )
-    )
-    rows = _ledger(
+    results = _figures(
         filters,
-        [EventKind.CAPTURED, EventKind.RESOLVED, EventKind.CLOSED, EventKind.REOPENED, EventKind.ESCALATED],
-    )
-    results = _aggregate(
-        rows,
         grouping,
         {
-            "opened": _count(EventKind.CAPTURED),
-            "resolved": _count(EventKind.RESOLVED),
-            "closed": _count(EventKind.CLOSED),
-            "first_contact_resolved": _count(EventKind.RESOLVED, ~Q(reopened) & ~Q(came_back)),
-            "reopened": _count(EventKind.REOPENED),
-            "escalations": _count(EventKind.ESCALATED),
-            "dispatches": _count(EventKind.RESOLVED, Q(data__disposition="dispatched")),
+            "opened": Figure(EventKind.CAPTURED),
+            "resolved": Figure(EventKind.RESOLVED),
+            "closed": Figure(EventKind.CLOSED),
+            "first_contact_resolved": Figure(EventKind.RESOLVED, "first_contact"),
+            "reopened": Figure(EventKind.REOPENED),
+            "escalations": Figure(EventKind.ESCALATED),
+            "dispatches": Figure(EventKind.RESOLVED, "dispatched"),
         },
+        params=_params(fcr_window_hours=fcr_window_hours),
     )
     for row in results:
         row["fcr_rate"] = _ratio(row["first_contact_resolved"], row["resolved"])
@@ -480,16 +609,19 @@ def csat(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
     4, 5, 2, 5 give a mean of 4.0 and a rate of 0.75.
     """
     grouping = _grouping(group_by)
-    rows = _ledger(filters, [EventKind.CSAT])
-    results = _aggregate(
-        rows,
+    results = _figures(
+        filters,
         grouping,
         {
-            "responses": _count(EventKind.CSAT),
-            "mean_score": Avg("value"),
-            "satisfied": _count(EventKind.CSAT, Q(value__gte=4)),
+            "responses": Figure(EventKind.CSAT),
+            "_scored": Figure(EventKind.CSAT, "value_count"),
+            "_score_sum": Figure(EventKind.CSAT, "value_sum"),
+            "satisfied": Figure(EventKind.CSAT, "satisfied"),
         },
     )
+    for row in results:
+        scored, score_sum = _take(row, "_scored", "_score_sum")
+        row["mean_score"] = _mean(score_sum, scored)
     for row in results:
         row["csat_rate"] = _ratio(row["satisfied"], row["responses"])
     return results
@@ -653,19 +785,13 @@ def trends(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
     """
     names, by_category = _by_category(group_by)
     grouping = _grouping(names)
-    rows = _ledger(filters, [EventKind.CAPTURED])
-    if by_category:
-        rows = rows.annotate(category=F("conversation__category"))
-    results = _aggregate(
-        rows,
+    results = _figures(
+        filters,
         grouping,
         {
-            "captured": _count(EventKind.CAPTURED),
-            **{
-                str(sentiment): _count(EventKind.CAPTURED, Q(conversation__sentiment=sentiment))
-                for sentiment in Sentiment.values
-            },
-            "unrated": _count(EventKind.CAPTURED, Q(conversation__sentiment="")),
+            "captured": Figure(EventKind.CAPTURED),
+            **{str(sentiment): Figure(EventKind.CAPTURED, str(sentiment)) for sentiment in Sentiment.values},
+            "unrated": Figure(EventKind.CAPTURED, "unrated"),
         },
         extra_keys=[CATEGORY] if by_category else [],
     )
@@ -798,18 +924,19 @@ def cost(filters: KpiFilter, group_by: GroupBy = None, *, cost_per_agent_hour: f
     rate = settings.COST_PER_AGENT_HOUR if cost_per_agent_hour is None else cost_per_agent_hour
     names, by_category = _by_category(group_by)
     grouping = _grouping(names)
-    rows = _ledger(filters, [EventKind.WORK, EventKind.WRAP_UP])
-    if by_category:
-        rows = rows.annotate(category=F("conversation__category"))
-    results = _aggregate(
-        rows,
+    extra_keys = [CATEGORY] if by_category else []
+    results = _figures(
+        filters,
         grouping,
         {
-            "handle_seconds": Sum("value_seconds", default=0.0),
-            "contacts": _count(EventKind.WORK, distinct_conversations=True),
+            "_work_seconds": Figure(EventKind.WORK, "seconds_sum"),
+            "_wrap_up_seconds": Figure(EventKind.WRAP_UP, "seconds_sum"),
         },
-        extra_keys=[CATEGORY] if by_category else [],
+        extra_keys=extra_keys,
     )
+    _distinct_conversations(filters, grouping, "contacts", [EventKind.WORK], results, extra_keys=extra_keys)
+    for row in results:
+        row["handle_seconds"] = sum(_take(row, "_work_seconds", "_wrap_up_seconds"))
     for row in results:
         seconds = row.pop("handle_seconds")
         row["agent_hours"] = seconds / 3600

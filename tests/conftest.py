@@ -109,3 +109,28 @@ def make_post() -> Callable[..., InboundPost]:
         )
 
     return make
+
+
+ROLLED_UP_REPORTS = ("volumes", "handle", "abandonment", "service_level", "resolution", "csat", "trends", "cost")
+"""The KPI functions that read the hourly rollup (reporting.rollup) for whole rolled hours."""
+
+
+@pytest.fixture(params=["ledger", "rollup"])
+def ledger_source(request: Any, monkeypatch: Any) -> str:
+    """Run the test twice: reports reading the ledger, then reading the rollup summed just before each call.
+
+    The same hand-computed answers must come out of both.
+    """
+    if request.param == "rollup":
+        from reporting import kpis, rollup
+
+        for name in ROLLED_UP_REPORTS:
+            report = getattr(kpis, name)
+
+            def rolled_first(*args: Any, _report: Any = report, **kwargs: Any) -> Any:
+                reach = rollup.do_roll_up(rebuild=True)
+                assert reach is None or rollup.state() is not None
+                return _report(*args, **kwargs)
+
+            monkeypatch.setattr(kpis, name, rolled_first)
+    return str(request.param)

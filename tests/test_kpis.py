@@ -24,7 +24,7 @@ from reporting.aggregates import PercentileCont, percentile_cont
 from reporting.kpis import KpiFilter
 from routing.models import Queue
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_source")]
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
 DAY_1, DAY_2 = MONDAY, MONDAY + timedelta(days=1)

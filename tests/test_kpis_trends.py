@@ -27,7 +27,7 @@ from monitoring.models import ListeningQuery, SocialAccount, SocialPlatform
 from reporting import kpis
 from reporting.kpis import KpiFilter
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_source")]
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
 TUESDAY = MONDAY + timedelta(days=1)

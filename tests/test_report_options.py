@@ -26,7 +26,7 @@ from monitoring.models import SocialAccount, SocialPlatform
 from reporting import kpis
 from reporting.kpis import KpiFilter
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_source")]
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
 ONE_DAY = {"start": "2026-03-02", "end": "2026-03-02"}
