@@ -414,7 +414,8 @@ def handle(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
     """Handle time, wrap-up, transfers and holds.
 
     - ``handle_seconds``: sum of ``work`` and ``wrap_up`` ``value_seconds``;
-      ``worked``: distinct conversations with a ``work`` or ``wrap_up`` row;
+      ``worked``: distinct conversations with a ``work`` row (a ``wrap_up`` row closes a work
+      session and is written with its ``work`` row, so this is also those with either);
       ``aht_seconds`` = ``handle_seconds / worked`` (per conversation, not per session).
     - ``wrap_ups`` and ``average_wrap_up_seconds``: ``wrap_up`` rows and their mean.
     - ``transfers``: ``transferred`` rows (to a queue or to an agent).
@@ -442,7 +443,7 @@ def handle(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
             "_wait_seconds": Figure(EventKind.REPLY, "seconds_sum"),
         },
     )
-    _distinct_conversations(filters, grouping, "worked", [EventKind.WORK, EventKind.WRAP_UP], results)
+    _distinct_conversations(filters, grouping, "worked", [EventKind.WORK], results)
     for row in results:
         wrap_up_timed, wait_seconds = _take(row, "_wrap_up_timed", "_wait_seconds")
         row["handle_seconds"] = row["work_seconds"] + row["wrap_up_seconds"]
@@ -460,14 +461,14 @@ def abandonment(
 ) -> list[Row]:
     """Conversations lost before an answer, and their share of those captured.
 
-    - ``withdrawn``: conversations with an ``abandoned`` row (the customer deleted
-      or withdrew the post before an answer) whose wait (``value_seconds``) is at
+    - ``withdrawn``: ``abandoned`` rows (the customer deleted or withdrew the
+      post before an answer; a conversation ends so once) whose wait (``value_seconds``) is at
       least ``short_abandon_seconds`` (default the ``SHORT_ABANDON_SECONDS``
       setting, 0); a row without a wait counts.
     - ``short_abandons``: ``abandoned`` rows with a wait under
       ``short_abandon_seconds``, reported but excluded from ``abandoned``.
-    - ``closed_unanswered``: conversations with a ``closed`` row and no ``reply``
-      row ever (resolved and closed without an answer to the customer). The
+    - ``closed_unanswered``: ``closed`` rows of conversations with no ``reply``
+      row at or before the close (resolved and closed without an answer). The
       threshold does not apply: ``closed`` rows measure resolution → close, not a wait.
     - ``abandoned`` = ``withdrawn + closed_unanswered``;
       ``abandonment_rate`` = ``abandoned / captured`` (``captured`` rows of the
@@ -507,7 +508,7 @@ def service_level(filters: KpiFilter, group_by: GroupBy = None, *, abandon_treat
     target). ``answered``: ``first_response`` rows; ``answered_in_time``: those
     with ``at <= first_response_due``. ``abandoned_before_target`` and
     ``abandoned_after_target``: ``abandoned`` rows (``at`` against the target) of
-    conversations that never had a first response. ``abandon_treatment``
+    conversations with no first response at or before the abandon. ``abandon_treatment``
     (default the ``SERVICE_LEVEL_ABANDONS`` setting, ``"ignored"``):
 
     - ``"ignored"``: abandons are left out: ``answered_in_time / answered``;

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -55,12 +56,17 @@ class Process:
 
     def __init__(self, name: str, command: Sequence[str], env: dict[str, str], log_dir: Path) -> None:
         self.name = name
+        self.command = list(command)
+        self.env = env
         self.log = log_dir / f"{name}.log"
         self._log_file: IO[bytes] = self.log.open("ab")
-        self.popen = subprocess.Popen(
-            list(command),
+        self.popen = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self.command,
             cwd=ROOT,
-            env=env,
+            env=self.env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group: teardown (or a fault) reaches every child
@@ -96,6 +102,45 @@ class Process:
 
     def tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+class Supervised(Process):
+    """A process started again whenever it exits, as docker-compose's ``restart: unless-stopped`` does for the
+    product's services; ``restarts`` counts how often. ``stop`` and ``kill`` end it for good."""
+
+    RESTART_DELAY = 1.0
+
+    def __init__(self, name: str, command: Sequence[str], env: dict[str, str], log_dir: Path) -> None:
+        super().__init__(name, command, env, log_dir)
+        self.restarts = 0
+        self._ended = threading.Event()
+        self._lock = threading.Lock()
+        self._watcher = threading.Thread(target=self._watch, name=f"supervise-{name}", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._ended.is_set():
+            self.popen.wait()
+            if self._ended.wait(self.RESTART_DELAY):
+                return
+            with self._lock:
+                if self._ended.is_set():
+                    return
+                self.restarts += 1
+                self.popen = self._spawn()
+
+    def _end(self) -> None:
+        self._ended.set()
+        self._lock.acquire()  # no restart can be half-way now
+        self._lock.release()
+
+    def kill(self) -> None:
+        self._end()
+        super().kill()
+
+    def stop(self, timeout: float = 20) -> None:
+        self._end()
+        super().stop(timeout)
 
 
 class PrivateRedis:
@@ -260,15 +305,17 @@ class Stack:
             self.close()
             raise
 
-    def spawn(self, name: str, command: Sequence[str]) -> Process:
-        process = Process(name, command, self.env, self.log_dir)
+    def spawn(self, name: str, command: Sequence[str], *, supervised: bool = False) -> Process:
+        process = (Supervised if supervised else Process)(name, command, self.env, self.log_dir)
         self.processes.append(process)
         return process
 
-    def worker(self, name: str = "worker", concurrency: int = 2) -> Process:
+    def worker(self, name: str = "worker", concurrency: int = 2, *, supervised: bool = False) -> Process:
+        """A Celery worker; ``supervised``, it is started again when it exits (the production restart policy)."""
         return self.spawn(
             name,
             [sys.executable, str(DRIVER), "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h"],
+            supervised=supervised,
         )
 
     def web(self) -> tuple[Process, str]:
