@@ -118,7 +118,18 @@ HOUR_WEIGHTS = [1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 10, 9, 8, 9, 10, 10, 9, 8, 6, 5, 
 WEEKDAY_WEIGHTS = [10, 10, 9, 9, 8, 5, 4]
 CSAT_SCORES = [(1, 8), (2, 7), (3, 15), (4, 30), (5, 40)]
 
-EVENT_FIELDS = ["kind", "at", "conversation", "agent", "channel", "queue", "value_seconds", "value", "data"]
+EVENT_FIELDS = [
+    "kind",
+    "at",
+    "conversation",
+    "agent",
+    "channel",
+    "queue",
+    "value_seconds",
+    "value",
+    "data",
+    "since_post_seconds",
+]
 CONVERSATION_FIELDS = [
     "id",
     "contact",
@@ -554,7 +565,8 @@ class _History:
         ) -> bool:
             if at >= now:
                 return False
-            events.append((kind, at, pk, agent, channel, queue, seconds, value, data or {}))
+            since_post = (data or {}).get("since_post_seconds")  # the column beside data (Event.DURATIONS)
+            events.append((kind, at, pk, agent, channel, queue, seconds, value, data or {}, since_post))
             return True
 
         def since(start: datetime, end: datetime) -> float:
@@ -565,7 +577,7 @@ class _History:
         event(EventKind.QUEUED, created, seconds=0.0, data={"rule": category})
         if rng.random() < 0.05 and posted < now:  # a filtered post (spam, our own account) beside it
             self.filtered.append(
-                (EventKind.FILTERED, created, None, None, channel, None, None, None, {"reason": "spam"})
+                (EventKind.FILTERED, created, None, None, channel, None, None, None, {"reason": "spam"}, None)
             )
 
         state: str = S.QUEUED
@@ -815,8 +827,8 @@ def _insert_events(rows: list[tuple[Any, ...]]) -> None:
         f"{kind}\t{at.isoformat()}\t{null if conversation is None else conversation}\t"
         f"{null if agent is None else agent}\t{channel}\t{null if queue is None else queue}\t"
         f"{null if seconds is None else seconds}\t{null if value is None else value}\t"
-        f"{orjson.dumps(data).decode() if data else '{}'}"
-        for kind, at, conversation, agent, channel, queue, seconds, value, data in rows
+        f"{orjson.dumps(data).decode() if data else '{}'}\t{null if since_post is None else since_post}"
+        for kind, at, conversation, agent, channel, queue, seconds, value, data, since_post in rows
     ]
     columns = ", ".join(str(Event._meta.get_field(name).column) for name in EVENT_FIELDS)  # type: ignore[union-attr]
     with connection.cursor() as cursor:

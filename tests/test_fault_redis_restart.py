@@ -6,7 +6,7 @@ any that was not answered with 200. Every post is stored before the answer, and 
 request, the live event) comes after the commit and is allowed to fail: so even while Redis is down each delivery
 is answered 200 (it was 500 before, for a post already stored; the retry then found a duplicate). Afterwards
 routing and realtime must work again by themselves: every conversation ends assigned, and a browser connecting
-after the restart hears of a new post.
+after the restart hears of a new post. The worker runs under a restart policy, as in docker-compose.yml.
 """
 
 from __future__ import annotations

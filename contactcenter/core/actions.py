@@ -336,9 +336,12 @@ def do_assign_conversations(
             ["state", "assigned_agent", "assigned_at", "weight", "preferred_agent", "updated_at"],
             [(pk, transition.target, agent_id, now, weight, None, now) for pk, agent_id, weight, _ in moving],
         )
-        insert_dicts(
-            Event,
-            [
+        events = []
+        for pk, agent_id, _, reason in moving:
+            # The wait in the queue's business hours, for the business ASA
+            # (reporting.kpis.speed aggregates it; the database cannot).
+            data = {"reason": reason, "business_seconds": hours.seconds(rows[pk][1], rows[pk][2], now)}
+            events.append(
                 {
                     "kind": transition.event,
                     "at": now,
@@ -347,14 +350,11 @@ def do_assign_conversations(
                     "channel": rows[pk][0],
                     "queue_id": rows[pk][1],
                     "value_seconds": _seconds(rows[pk][2], now),
-                    # The wait in the queue's business hours, for the business ASA
-                    # (reporting.kpis.speed aggregates it; the database cannot).
-                    "data": {"reason": reason, "business_seconds": hours.seconds(rows[pk][1], rows[pk][2], now)},
+                    "data": data,
+                    **Event.durations(transition.event, data),
                 }
-                for pk, agent_id, _, reason in moving
-            ],
-            returning_ids=False,
-        )
+            )
+        insert_dicts(Event, events, returning_ids=False)
         # The customer's agent, for sticky routing when they come back (the last one wins).
         agent_of_contact = {rows[pk][3]: agent_id for pk, agent_id, _, _ in moving}
         update_rows(
