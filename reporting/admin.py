@@ -1,10 +1,13 @@
-"""Admin for reporting: hand-entered forecasts for the staffing plan."""
+"""Admin for reporting: hand-entered forecasts for the staffing plan, and how far the hourly rollup reaches."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from reporting.models import Forecast
+from django.contrib import admin
+from django.http import HttpRequest
+
+from reporting.models import Forecast, RollupState
 
 
 @admin.register(Forecast)
@@ -13,3 +16,26 @@ class ForecastAdmin(admin.ModelAdmin):
     list_filter = ["interval_minutes"]
     date_hierarchy = "starts_at"
     search_fields = ["note"]
+
+
+@admin.register(RollupState)
+class RollupStateAdmin(admin.ModelAdmin):
+    """Read only: the roll-up-ledger task writes it (``manage.py rollup --rebuild`` sums everything again)."""
+
+    list_display = [
+        "rolled_from",
+        "rolled_until",
+        "rolled_at",
+        "time_zone",
+        "fcr_window_hours",
+        "short_abandon_seconds",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from contactcenter.celery import BEAT_SCHEDULE
 from contactcenter.core.models import Channel, Contact, Conversation, Event, EventKind
@@ -174,3 +176,17 @@ def test_the_command_rolls_up_and_says_how_far() -> None:
 
 def test_the_rollup_runs_every_five_minutes() -> None:
     assert BEAT_SCHEDULE["roll-up-ledger"] == {"task": "reporting.tasks.roll_up_ledger", "schedule": 300.0}
+
+
+def test_admins_see_how_far_the_rollup_reaches_and_cannot_change_it(admin_user: Any) -> None:
+    captured(at(1))
+    rollup.do_roll_up(at(5))
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:reporting_rollupstate_changelist")).content.decode()
+    assert "March 2, 2026, 5 a.m." in page
+    state = RollupState.objects.get()
+    assert (
+        client.post(reverse("admin:reporting_rollupstate_delete", args=[state.pk]), {"post": "yes"}).status_code == 403
+    )
+    assert client.get(reverse("admin:reporting_rollupstate_add")).status_code == 403
