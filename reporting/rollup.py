@@ -247,6 +247,11 @@ def do_roll_up(now: datetime | None = None, *, rebuild: bool = False) -> RollupS
         day = timedelta(days=1)
         chunk_start = start
         while chunk_start < until:  # a day at a time: each step's grouped rows stay small
+            # Straight to the next hour with rows: a quiet ledger (or a long gap) costs nothing.
+            next_row = Event.objects.filter(at__gte=chunk_start, at__lt=until).order_by("at").values("at").first()
+            if next_row is None:
+                break
+            chunk_start = max(chunk_start, floor_hour(next_row["at"]))
             chunk_end = min(until, chunk_start + day)
             LedgerHour.objects.bulk_create(_summed(chunk_start, chunk_end, params), batch_size=2000)
             chunk_start = chunk_end
