@@ -279,7 +279,8 @@ def _distinct_conversations(
     extra_keys: Sequence[str] = (),
 ) -> None:
     """Add ``name``: distinct conversations with rows of ``kinds``, per group of ``results`` (read from the ledger:
-    a distinct count does not add up over hours)."""
+    a distinct count does not add up over hours). Only ``results``' groups: in rolled hours a conversation
+    re-triaged since keeps its old category, so a count by its current one may name a group they lack."""
     rows = _ledger(filters, kinds)
     if CATEGORY in extra_keys:
         rows = rows.annotate(category=F("conversation__category"))
@@ -325,10 +326,8 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return None if not denominator else (numerator or 0) / denominator
 
 
-def _count(kind: str, condition: Q | None = None, *, distinct_conversations: bool = False) -> Count:
+def _count(kind: str, condition: Q | None = None) -> Count:
     where = Q(kind=kind) & condition if condition is not None else Q(kind=kind)
-    if distinct_conversations:
-        return Count("conversation", distinct=True, filter=where)
     return Count("id", filter=where)
 
 
@@ -754,14 +753,7 @@ def agent_time(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
     work = _ledger(filters, [EventKind.WORK, EventKind.WRAP_UP]).filter(agent_id__isnull=False)
     work_rows = _aggregate(work, grouping, {"handle_seconds": Sum("value_seconds", default=0.0)}, extra_keys=keys[-1:])
 
-    # Join the two small aggregated results on their group keys.
-    merged: dict[tuple[Any, ...], Row] = {}
-    empty_presence = dict.fromkeys(by_state, 0.0)
-    for row in presence_rows + work_rows:
-        key = tuple(row[k] for k in keys)
-        merged.setdefault(key, {**dict(zip(keys, key, strict=True)), **empty_presence, "handle_seconds": 0.0})
-        merged[key].update({k: v for k, v in row.items() if k not in keys})
-    results = [merged[key] for key in sorted(merged)]  # keys are never None: rows have a time and an agent
+    results = _joined([presence_rows, work_rows], keys, {**dict.fromkeys(by_state, 0.0), "handle_seconds": 0.0})
     for row in results:
         row["staffed_seconds"] = row["available_seconds"] + row["busy_seconds"]
         row["occupancy"] = _ratio(row["handle_seconds"], row["staffed_seconds"])
