@@ -40,14 +40,20 @@ def transfer_queues() -> QuerySet[Queue]:
     return Queue.objects.order_by("name")
 
 
-def transfer_agents(exclude_user_id: int | None) -> list[Any]:
-    """Agents who could take work now (available or busy), by name."""
+def transfer_agents(exclude_user_id: int | None) -> list[tuple[int, str]]:
+    """Agents who could take work now (available or busy), by name: ``(user id, name)`` pairs.
+
+    Plain rows, not users: every conversation page lists them, and with a few
+    hundred agents building the model instances was most of the page's cost.
+    """
     User = get_user_model()
-    return list(
+    rows = (
         User.objects.filter(is_active=True, agent_profile__presence__in=[Presence.AVAILABLE, Presence.BUSY])
         .exclude(pk=exclude_user_id or 0)
         .order_by("first_name", "username")
+        .values_list("pk", "first_name", "last_name", "username")
     )
+    return [(pk, f"{first} {last}".strip() or username) for pk, first, last, username in rows]
 
 
 def has_pull_queue() -> bool:

@@ -44,10 +44,9 @@ measured latency includes no queueing inside the driver.
 
 At most ``--max-in-flight`` requests (default 16) are in flight at once, as
 behind a reverse proxy's upstream limit, and a request's latency includes its
-wait for a slot: each request in flight holds its own PostgreSQL connection
-(no pool with psycopg2 and ``CONN_MAX_AGE = 0``), and 200 agents on a slow
-machine would otherwise open more than the server's ``max_connections`` (100,
-shared here with other jobs) and fail with "too many clients".
+wait for a slot: a reverse proxy keeps a surge queued at its door rather than
+inside the server processes, whose threads and pooled PostgreSQL connections
+are bounded (``WEB_THREADS``, ``DATABASE_POOL_SIZE``).
 
 Bounded: every request has a timeout, the run stops at ``--deadline`` seconds
 (default 900) whatever happens, and the processes are killed (their whole
@@ -143,8 +142,9 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--max-in-flight", type=int, default=16, help="load: requests in flight at once (a proxy's upstream limit)."
     )
-    parser.add_argument("--think", type=float, default=2.0, help="load: mean think time between actions (s).")
-    parser.add_argument("--web-workers", type=int, default=2, help="load: uvicorn worker processes.")
+    parser.add_argument("--think", type=float, default=10.0, help="load: mean think time between actions (s).")
+    parser.add_argument("--web-workers", type=int, default=3, help="load: uvicorn worker processes.")
+    parser.add_argument("--web-threads", type=int, default=3, help="load: request threads per web process.")
     parser.add_argument("--celery-concurrency", type=int, default=2, help="load: Celery worker processes.")
     parser.add_argument("--sandbox-per-minute", type=int, default=600, help="load: sandbox posts polled per minute.")
     parser.add_argument("--tail", type=float, default=15.0, help="load: seconds agents keep working after the surge.")
@@ -520,6 +520,7 @@ def production_topology(options: dict[str, Any], folder: Path) -> Iterator[Serve
         "SANDBOX_ENABLED": "true",
         "SANDBOX_POSTS_PER_MINUTE": str(options["sandbox_per_minute"]),
         "SANDBOX_SEED": "8",
+        "WEB_THREADS": str(max(1, options["web_threads"])),
         "PYTHONUNBUFFERED": "1",
     }
     celery = [sys.executable, "-m", "celery", "-A", "contactcenter"]
@@ -597,6 +598,23 @@ def production_topology(options: dict[str, Any], folder: Path) -> Iterator[Serve
             log.close()
         for name in processes:  # what the processes said, for a run that went wrong (stderr, not the JSON)
             sys.stderr.write(f"--- {name}.log (end) ---\n{_tail(folder / f'{name}.log')}\n")
+
+
+def wait_for_other_sessions_to_end(timeout: float = 30.0) -> None:
+    """Until the stopped processes' PostgreSQL sessions are gone: a backend ends a moment after its client.
+
+    Their pools kept connections open, and the scratch database cannot be
+    dropped afterwards while any is left.
+    """
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.2)
 
 
 def _tail(path: Path) -> str:
@@ -736,12 +754,14 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="switchboard-load-") as folder:
         with production_topology(options, Path(folder)) as server:
             timings = asyncio.run(drive(server, agents, options, recorder))
+    wait_for_other_sessions_to_end()
     figures = {
         "agents": len(agents),
         "posts_planned": options["load_posts"],
         "posts_per_delivery": options["posts_per_delivery"],
         "senders": options["senders"],
         "web_workers": options["web_workers"],
+        "web_threads": options["web_threads"],
         "celery_concurrency": options["celery_concurrency"],
         "agent_capacity": options["capacity"],
         "setup_seconds": round(setup_seconds, 1),

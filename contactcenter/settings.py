@@ -65,6 +65,11 @@ ALLOWED_HOSTS = env.items("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.items("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = (env.url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")
 """Where customers reach this server: the base of the links sent to them (CSAT surveys)."""
+WEB_THREADS = env.integer("WEB_THREADS", 4, minimum=1, maximum=256)
+"""Threads per web server process running requests (contactcenter/http.py); at most DATABASE_POOL_SIZE.
+
+Few: they share the process's GIL with the event loop that carries every
+websocket, and more busy threads delay its pushes (bench load)."""
 TIME_ZONE = env.time_zone("TIME_ZONE", "UTC")
 USE_TZ = True
 USE_I18N = True
@@ -149,13 +154,23 @@ else:
         _database: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL))
     except ValueError as error:
         raise ImproperlyConfigured(f"DATABASE_URL cannot be parsed: {error}") from None
-    # Connections are not reused across requests: under ASGI persistent
-    # connections leak (see shared PERFORMANCE.md); short-lived ones are safe.
+    # Django's persistent connections (CONN_MAX_AGE) are never reused under ASGI,
+    # where each request runs in a thread of its own, and leak (shared PERFORMANCE.md);
+    # instead Django "closes" its connection after each request and task, and our
+    # backend returns it to a per-process pool (contactcenter/postgresql/pool.py).
     _database["CONN_MAX_AGE"] = 0
+    if _database.get("ENGINE") == "django.db.backends.postgresql":
+        _database["ENGINE"] = "contactcenter.postgresql"
     # jit=off: the reports and the live dashboard aggregate up to millions of ledger
     # rows, and PostgreSQL's JIT compiled each such query for 300-500 ms, more than
     # the query itself took (bench reports); nothing here gains from it.
-    _database["OPTIONS"] = {"connect_timeout": 5, "options": "-c jit=off", **(_database.get("OPTIONS") or {})}
+    _database["OPTIONS"] = {
+        "connect_timeout": 5,
+        "options": "-c jit=off",
+        "pool_size": env.integer("DATABASE_POOL_SIZE", 10, minimum=0, maximum=1000),
+        "pool_timeout": env.integer("DATABASE_POOL_TIMEOUT", 30, minimum=1, maximum=3600),
+        **(_database.get("OPTIONS") or {}),
+    }
     DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -100,6 +100,8 @@ def _start(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]
         ({"SHORT_ABANDON_SECONDS": "-5"}, "SHORT_ABANDON_SECONDS=-5.0 is below the minimum of 0.0"),
         ({"SERVICE_LEVEL_ABANDONS": "sometimes"}, "SERVICE_LEVEL_ABANDONS='sometimes' must be one of ignored, met"),
         ({"FCR_WINDOW_HOURS": "9000"}, "FCR_WINDOW_HOURS=9000.0 is above the maximum of 8784"),
+        ({"WEB_THREADS": "0"}, "WEB_THREADS=0 is below the minimum of 1"),
+        ({"DATABASE_URL": "postgres://db/app", "DATABASE_POOL_SIZE": "-1"}, "DATABASE_POOL_SIZE=-1 is below"),
     ],
 )
 def test_start_up_stops_with_a_clear_message_on_bad_configuration(
