@@ -15,4 +15,4 @@ RUN SECRET_KEY=build-only-key-not-used-at-run-time-000000 python manage.py colle
 USER switchboard
 
 EXPOSE 8000
-CMD ["uvicorn", "contactcenter.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
+CMD ["uvicorn", "contactcenter.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "4"]

@@ -143,8 +143,8 @@ def add_arguments(parser: Any) -> None:
         "--max-in-flight", type=int, default=16, help="load: requests in flight at once (a proxy's upstream limit)."
     )
     parser.add_argument("--think", type=float, default=10.0, help="load: mean think time between actions (s).")
-    parser.add_argument("--web-workers", type=int, default=3, help="load: uvicorn worker processes.")
-    parser.add_argument("--web-threads", type=int, default=3, help="load: request threads per web process.")
+    parser.add_argument("--web-workers", type=int, default=4, help="load: uvicorn worker processes.")
+    parser.add_argument("--web-threads", type=int, default=2, help="load: request threads per web process.")
     parser.add_argument("--celery-concurrency", type=int, default=2, help="load: Celery worker processes.")
     parser.add_argument("--sandbox-per-minute", type=int, default=600, help="load: sandbox posts polled per minute.")
     parser.add_argument("--tail", type=float, default=15.0, help="load: seconds agents keep working after the surge.")

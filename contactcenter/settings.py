@@ -65,7 +65,7 @@ ALLOWED_HOSTS = env.items("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.items("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = (env.url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")
 """Where customers reach this server: the base of the links sent to them (CSAT surveys)."""
-WEB_THREADS = env.integer("WEB_THREADS", 4, minimum=1, maximum=256)
+WEB_THREADS = env.integer("WEB_THREADS", 2, minimum=1, maximum=256)
 """Threads per web server process running requests (contactcenter/http.py); at most DATABASE_POOL_SIZE.
 
 Few: they share the process's GIL with the event loop that carries every

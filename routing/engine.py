@@ -183,6 +183,14 @@ class QueueRules:
             dict(ChannelWeight.objects.values_list("channel", "weight")),
         )
 
+    def moves_items(self) -> bool:
+        """Whether any overflow step moves items to another queue (the only change possible without room)."""
+        return any(
+            step.kind == OverflowKind.MOVE_QUEUE and step.target_queue_id
+            for steps in self.overflow.values()
+            for step in steps
+        )
+
     def overflow_queue(self, item: Item, now: datetime) -> int | None:
         """The queue an overflow step moves this item to by now, if any (the last step due wins)."""
         waited = (now - item.queued_at).total_seconds()
@@ -321,12 +329,18 @@ def route(*, limit: int = 500, after: tuple[Any, ...] | None = None) -> RoutingS
     stats = RoutingStats()
     now = timezone.now()
     with transaction.atomic():
+        snapshot = Snapshot.load()
+        rules = QueueRules.load()
+        if not snapshot.room and not rules.moves_items():
+            # Nobody has room and no overflow step moves items: nothing can happen to any item
+            # now, so none is claimed (a deep queue under a surge made each such pass lock
+            # hundreds of rows for nothing, every time a slot opened: bench load).
+            stats.no_room = True
+            return stats
         items = _claim_items(limit, after=after)
         if not items:
             return stats
         stats.last_key = items[-1].key
-        snapshot = Snapshot.load()
-        rules = QueueRules.load()
         if not snapshot.room:
             # Nobody has room: only overflow moves can happen now.
             due = [(item.id, target) for item in items if (target := rules.overflow_queue(item, now)) is not None]

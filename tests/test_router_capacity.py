@@ -63,6 +63,22 @@ def test_items_beyond_an_agents_capacity_stay_queued(make_post: Callable[..., In
 
 
 @pytest.mark.django_db
+def test_a_pass_with_nobody_to_take_work_leaves_the_queue_untouched(
+    make_post: Callable[..., InboundPost], queue: Queue
+) -> None:
+    make_agent("ana", capacity=1)
+    for _ in range(3):
+        queued_in(queue, make_post())
+    assert engine.route().assigned == 1
+
+    full = engine.route()
+
+    # Nothing examined, nothing locked: under a surge this pass runs each time a slot opens.
+    assert full.no_room and full.examined == 0 and full.last_key is None
+    assert Conversation.objects.filter(state=S.QUEUED).count() == 2
+
+
+@pytest.mark.django_db
 def test_resolving_frees_capacity_for_the_next_pass(make_post: Callable[..., InboundPost], queue: Queue) -> None:
     ana = make_agent("ana", capacity=2)
     for _ in range(3):
