@@ -42,6 +42,15 @@ def backend_pid(raw: Any) -> int:
         return int(cursor.fetchone()[0])
 
 
+def used_and_returned(pool: Pool, connect: Any) -> tuple[Any, int]:
+    """A connection taken from ``pool``, used, and given back idle; with its server process id."""
+    raw = pool.acquire(connect)
+    pid = backend_pid(raw)
+    raw.rollback()
+    pool.release(raw, reusable=True)
+    return raw, pid
+
+
 def terminate(pid: int, connect: Any) -> None:
     killer = connect()
     killer.autocommit = True
@@ -51,10 +60,7 @@ def terminate(pid: int, connect: Any) -> None:
 
 def test_a_returned_connection_is_handed_out_again(connect: Any) -> None:
     pool = Pool(size=2, timeout=1)
-    first = pool.acquire(connect)
-    pid = backend_pid(first)
-    first.rollback()
-    pool.release(first, reusable=True)
+    first, pid = used_and_returned(pool, connect)
 
     again = pool.acquire(connect)
 
@@ -63,10 +69,7 @@ def test_a_returned_connection_is_handed_out_again(connect: Any) -> None:
 
 def test_a_connection_whose_server_went_away_is_replaced_not_handed_out(connect: Any) -> None:
     pool = Pool(size=2, timeout=1)
-    first = pool.acquire(connect)
-    pid = backend_pid(first)
-    first.rollback()
-    pool.release(first, reusable=True)
+    first, pid = used_and_returned(pool, connect)
     terminate(pid, connect)  # as a PostgreSQL restart does to every idle connection
 
     replacement = pool.acquire(connect)
@@ -105,7 +108,7 @@ def test_a_thread_waits_for_a_free_connection_and_gives_up_with_a_clear_error(co
         pool.acquire(connect)
 
     got: list[Any] = []
-    waiter = threading.Thread(target=lambda: got.append(Pool.acquire(pool, connect)))
+    waiter = threading.Thread(target=lambda: got.append(pool.acquire(connect)))
     pool.timeout = 5
     waiter.start()
     held.rollback()
@@ -128,9 +131,7 @@ def test_a_failed_connect_gives_its_slot_back(connect: Any) -> None:
 
 def test_drain_closes_the_idle_connections(connect: Any) -> None:
     pool = Pool(size=2, timeout=1)
-    raw = pool.acquire(connect)
-    raw.rollback()
-    pool.release(raw, reusable=True)
+    raw, _ = used_and_returned(pool, connect)
 
     pool.drain()
 
