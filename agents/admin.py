@@ -6,6 +6,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
 from agents.models import AgentProfile, AgentSkill, PresenceChange, Team
+from contactcenter.core.admin import ReadOnlyAdmin
 
 
 class AgentProfileInline(admin.StackedInline):
@@ -77,20 +78,11 @@ class AgentProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(PresenceChange)
-class PresenceChangeAdmin(admin.ModelAdmin):
+class PresenceChangeAdmin(ReadOnlyAdmin):
     list_display = ["at", "agent", "previous", "presence", "reason", "previous_seconds", "cause"]
     list_filter = ["presence", "cause", "agent__team"]
     date_hierarchy = "at"
     list_select_related = ["agent__user"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Team)

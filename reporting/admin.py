@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from contactcenter.core.admin import ReadOnlyAdmin
 from reporting.models import Forecast, RollupState
 
 
@@ -19,7 +17,7 @@ class ForecastAdmin(admin.ModelAdmin):
 
 
 @admin.register(RollupState)
-class RollupStateAdmin(admin.ModelAdmin):
+class RollupStateAdmin(ReadOnlyAdmin):
     """Read only: the roll-up-ledger task writes it (``manage.py rollup --rebuild`` sums everything again)."""
 
     list_display = [
@@ -30,12 +28,3 @@ class RollupStateAdmin(admin.ModelAdmin):
         "fcr_window_hours",
         "short_abandon_seconds",
     ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from agents.models import AgentProfile, AgentSkill, Presence
@@ -276,12 +276,9 @@ def decide(item: Item, snapshot: Snapshot, rules: QueueRules, now: datetime) -> 
 
 def _claim_items(limit: int, queue_ids: list[int] | None = None, after: tuple[Any, ...] | None = None) -> list[Item]:
     """The next ``limit`` queued items in routing order, after the ``after`` key if given."""
-    rows = Conversation.objects.filter(state=S.QUEUED, queue__mode=RoutingMode.PUSH)
-    if queue_ids is not None:
-        rows = Conversation.objects.filter(state=S.QUEUED, queue_id__in=queue_ids)
-    if after is not None:
-        rows = rows.filter(_after(after))
-    rows = rows.order_by("-priority", F("first_response_due").asc(nulls_last=True), "created_at", "pk")
+    rows = _queued(queue_ids, after).order_by(
+        "-priority", F("first_response_due").asc(nulls_last=True), "created_at", "pk"
+    )
     if connection.features.has_select_for_update_skip_locked:
         rows = rows.select_for_update(skip_locked=True, of=("self",))
     items = [
@@ -303,6 +300,16 @@ def _claim_items(limit: int, queue_ids: list[int] | None = None, after: tuple[An
     ).values_list("conversation_id", "skill_id", "min_level"):
         by_id[conversation_id].skills[skill_id] = level
     return items
+
+
+def _queued(queue_ids: list[int] | None = None, after: tuple[Any, ...] | None = None) -> QuerySet[Conversation]:
+    """Queued items of push queues (or of ``queue_ids``), after the ``after`` key if given."""
+    rows = Conversation.objects.filter(state=S.QUEUED, queue__mode=RoutingMode.PUSH)
+    if queue_ids is not None:
+        rows = Conversation.objects.filter(state=S.QUEUED, queue_id__in=queue_ids)
+    if after is not None:
+        rows = rows.filter(_after(after))
+    return rows
 
 
 def _after(key: tuple[Any, ...]) -> Q:
@@ -329,6 +336,8 @@ def route(*, limit: int = 500, after: tuple[Any, ...] | None = None) -> RoutingS
     stats = RoutingStats()
     now = timezone.now()
     with transaction.atomic():
+        if not _queued(after=after).exists():
+            return stats  # the usual case between posts: one query, no agents or rules loaded
         snapshot = Snapshot.load()
         rules = QueueRules.load()
         if not snapshot.room and not rules.moves_items():

@@ -193,7 +193,7 @@ def test_a_forked_child_opens_its_own_connections_and_leaves_the_parents_alone()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_pool_size_zero_turns_pooling_off(settings: Any) -> None:
+def test_pool_size_zero_turns_pooling_off() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the pool is PostgreSQL's")
     connection.close()
