@@ -125,7 +125,7 @@ def django_thread(transactional_db: None) -> Iterator[ThreadPoolExecutor]:
 
 
 def one_thread(app: Any, executor: ThreadPoolExecutor) -> Any:
-    """``app`` with every thread-sensitive sync call (all of Django's) run by ``executor``."""
+    """``app`` with every thread-sensitive sync call (the consumer's database calls) run by ``executor``."""
 
     async def serve(scope: Any, receive: Any, send: Any) -> None:
         async with ThreadSensitiveContext(executor=executor):
@@ -137,7 +137,17 @@ def one_thread(app: Any, executor: ThreadPoolExecutor) -> Any:
 @pytest.fixture
 def live_url(django_thread: ThreadPoolExecutor, live_settings: None) -> Iterator[str]:
     """The ASGI app on a free port, served from a thread of this process."""
-    app = one_thread(application, django_thread) if connection.vendor == "sqlite" else application
+    http = application.application_mapping["http"]  # contactcenter.http.ThreadedHTTPHandler
+    served_by = http.executor
+    if connection.vendor == "sqlite":
+        http.executor = django_thread  # requests in the one Django thread too
+    try:
+        yield from _serve(one_thread(application, django_thread) if connection.vendor == "sqlite" else application)
+    finally:
+        http.executor = served_by
+
+
+def _serve(app: Any) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
