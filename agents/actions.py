@@ -11,9 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import AgentProfile, AgentSkill, AwayReason, Presence, PresenceChange, Team
-from agents.roles import ADMIN, ROLES, SUPERVISOR
-from contactcenter import realtime
-from contactcenter.errors import Invalid
+from core import realtime
+from core.errors import Invalid
+from core.roles import ADMIN, ROLES, SUPERVISOR
 
 
 def do_create_user(

@@ -6,7 +6,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
 from agents.models import AgentProfile, AgentSkill, PresenceChange, Team
-from contactcenter.core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 class AgentProfileInline(admin.StackedInline):

@@ -22,18 +22,16 @@ from rest_framework.views import APIView
 from agents import queries as console
 from agents.actions import do_set_presence
 from agents.models import AwayReason, Presence
-from contactcenter.api.pagination import NewestFirstCursorPagination
-from contactcenter.api.permissions import IsAgent, IsSupervisor
-from contactcenter.api.schema import error_responses
-from contactcenter.core.actions import (
+from core.actions import (
     do_escalate_conversation,
     do_merge_contacts,
     do_resolve_conversation,
     do_transfer_to_agent,
     do_transfer_to_queue,
 )
-from contactcenter.core.handling import do_close_work
-from contactcenter.core.models import (
+from core.errors import NotFound
+from core.handling import do_close_work
+from core.models import (
     Channel,
     Contact,
     ContactMerge,
@@ -43,14 +41,16 @@ from contactcenter.core.models import (
     Message,
     Sentiment,
 )
-from contactcenter.core.queries import (
+from core.queries import (
     access_conversation,
     access_worked_conversation,
     conversation_thread,
     conversation_timeline,
     visible_conversations,
 )
-from contactcenter.errors import NotFound
+from core.rest.pagination import NewestFirstCursorPagination
+from core.rest.permissions import IsAgent, IsSupervisor
+from core.rest.schema import error_responses
 from responses.actions import DISPOSITIONS, do_send_reply
 from routing.models import Queue
 

@@ -18,10 +18,10 @@ from rest_framework.views import APIView
 
 from agents.models import AgentProfile, Presence
 from agents.queries import agents_on_the_floor
-from contactcenter.api.pagination import NewestFirstCursorPagination
-from contactcenter.api.permissions import IsAgent, IsSupervisor
-from contactcenter.api.schema import RefSerializer, error_responses
-from contactcenter.errors import NotFound
+from core.errors import NotFound
+from core.rest.pagination import NewestFirstCursorPagination
+from core.rest.permissions import IsAgent, IsSupervisor
+from core.rest.schema import RefSerializer, error_responses
 
 TAGS = ["agents"]
 

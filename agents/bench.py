@@ -40,10 +40,9 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
 from agents.models import AgentProfile, Presence
-from agents.roles import AGENT
-from contactcenter.core.benchtable import Target
-from contactcenter.core.bulk import insert_dicts
-from contactcenter.core.models import (
+from core.benchtable import Target
+from core.bulk import insert_dicts
+from core.models import (
     Channel,
     Contact,
     Conversation,
@@ -55,7 +54,8 @@ from contactcenter.core.models import (
     Message,
     Platform,
 )
-from contactcenter.core.models import ConversationState as S
+from core.models import ConversationState as S
+from core.roles import AGENT
 from routing.models import Queue, SLAPolicy
 
 CUSTOMER_TEXTS = [

@@ -19,23 +19,23 @@ from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
 from agents import queries as console
-from agents.roles import is_supervisor
-from contactcenter.core.actions import (
+from core.actions import (
     allowed_transitions,
     do_escalate_conversation,
     do_resolve_conversation,
     do_transfer_to_agent,
     do_transfer_to_queue,
 )
-from contactcenter.core.handling import do_add_note, do_close_work, do_open_work, do_start_wrap_up
-from contactcenter.core.models import Conversation, Message
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.queries import (
+from core.errors import ContactCenterError, Invalid
+from core.handling import do_add_note, do_close_work, do_open_work, do_start_wrap_up
+from core.models import Conversation, Message
+from core.models import ConversationState as S
+from core.queries import (
     access_conversation,
     check_can_work,
     conversation_timeline,
 )
-from contactcenter.errors import ContactCenterError, Invalid
+from core.roles import is_supervisor
 from responses.actions import DISPOSITIONS, check_can_reply, do_send_reply, last_customer_message_at
 from responses.platform_rules import check_reply
 from responses.queries import articles_matching, templates_for

@@ -1,4 +1,4 @@
-"""Agents are Django users with a profile; roles are Django groups (see ``agents.roles``)."""
+"""Agents are Django users with a profile; roles are Django groups (see ``core.roles``)."""
 
 from __future__ import annotations
 

@@ -27,10 +27,10 @@ from agents.quality_models import (
     TrainingRecord,
     TrainingStatus,
 )
-from agents.roles import is_supervisor
-from contactcenter.core.actions import record_event
-from contactcenter.core.models import Conversation, ConversationState, EventKind
-from contactcenter.errors import Conflict, Invalid, NotFound, PermissionDenied
+from core.actions import record_event
+from core.errors import Conflict, Invalid, NotFound, PermissionDenied
+from core.models import Conversation, ConversationState, EventKind
+from core.roles import is_supervisor
 
 MAX_SAMPLE = 100
 """The most conversations one sample draws (a reviewer's week, not the whole history)."""

@@ -13,7 +13,7 @@ from django.utils import timezone
 from agents.models import Team
 from agents.quality_actions import MAX_SAMPLE, SampleFilter
 from agents.quality_models import QaForm
-from contactcenter.core.models import Channel
+from core.models import Channel
 from routing.models import Queue
 
 DEFAULT_DAYS = 30

@@ -14,8 +14,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from agents.quality_models import QaReview, ReviewStatus, TrainingRecord
-from agents.roles import is_supervisor
-from contactcenter.errors import NotFound, PermissionDenied
+from core.errors import NotFound, PermissionDenied
+from core.roles import is_supervisor
 from reporting import kpis
 from reporting.kpis import KpiFilter, Row
 

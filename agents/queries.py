@@ -9,9 +9,9 @@ from django.db.models import F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from agents.models import AgentProfile, Presence
-from contactcenter.core.models import Contact, Conversation, Delivery, Message
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.queries import conversation_thread
+from core.models import Contact, Conversation, Delivery, Message
+from core.models import ConversationState as S
+from core.queries import conversation_thread
 from routing.models import Queue, RoutingMode
 
 INBOX_STATES = (S.ASSIGNED, S.WAITING)

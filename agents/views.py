@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 from agents import queries
 from agents.actions import do_set_presence
 from agents.models import AwayReason, Presence
-from agents.roles import is_supervisor
-from contactcenter.errors import ContactCenterError, NotFound
+from core.errors import ContactCenterError, NotFound
+from core.roles import is_supervisor
 from routing.actions import do_get_next
 
 

@@ -9,7 +9,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from agents.actions import do_heartbeat
 from agents.models import AgentProfile
-from contactcenter import realtime
+from core import realtime
 
 
 def heartbeat(user: Any) -> None:

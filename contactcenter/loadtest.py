@@ -95,9 +95,9 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from agents.actions import do_create_user
-from agents.roles import AGENT
-from contactcenter.core.benchtable import Target
-from contactcenter.core.models import Conversation, Direction, Message
+from core.benchtable import Target
+from core.models import Conversation, Direction, Message
+from core.roles import AGENT
 from monitoring.models import SocialAccount
 from routing.models import Queue, SLAPolicy
 

@@ -8,7 +8,7 @@ from csp.middleware import CSPMiddleware, PolicyParts
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
-from contactcenter.errors import ContactCenterError
+from core.errors import ContactCenterError
 
 
 class DomainErrorMiddleware:

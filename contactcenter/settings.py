@@ -90,12 +90,13 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "axes",
-    "contactcenter.core",
+    "core",
     "agents",
     "routing",
     "monitoring",
     "responses",
     "reporting",
+    "contactcenter",  # the project itself: the serve and seed_demo commands
 ]
 
 MIDDLEWARE = [
@@ -306,9 +307,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "contactcenter.api.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.rest.exceptions.api_exception_handler",
     # Used by generic list views; plain APIViews (reports, actions) are not paginated.
-    "DEFAULT_PAGINATION_CLASS": "contactcenter.api.pagination.NewestFirstCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.rest.pagination.NewestFirstCursorPagination",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchboard API",

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from contactcenter.core.models import Platform
+from core.models import Platform
 
 
 class SocialPlatform(models.TextChoices):

@@ -1,7 +1,7 @@
 """The capture pipeline: one code path for every source's posts, in batches.
 
 normalise (the connectors) → de-duplicate, filter, classify, prioritise
-(``monitoring.triage``) → store and thread (``contactcenter.core.capture``) →
+(``monitoring.triage``) → store and thread (``core.capture``) →
 route new conversations (``routing``). Edits and deletions from the platforms
 update what is stored.
 """
@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from contactcenter.core.capture import do_capture_posts, do_record_deletion, do_record_edit
-from contactcenter.core.posts import Deletion, InboundPost
+from core.capture import do_capture_posts, do_record_deletion, do_record_edit
+from core.posts import Deletion, InboundPost
 from monitoring.triage import TriageRules
 from routing.actions import do_route_conversations, request_routing
 from routing.placement import place_all

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from contactcenter.notifications import notify_admins
+from core.notifications import notify_admins
 from monitoring.credentials import CredentialsUnreadable, credentials_for
 from monitoring.models import ListeningQuery, PollState, SocialAccount
 from monitoring.pipeline import IngestStats, ingest

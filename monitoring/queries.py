@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from contactcenter.core.models import OPEN_STATES, Channel, Conversation, Identity
-from contactcenter.core.posts import Author
+from core.models import OPEN_STATES, Channel, Conversation, Identity
+from core.posts import Author
 from monitoring.sandbox import OpenThread
 
 SANDBOX_CHANNELS = (Channel.SANDBOX_PUBLIC, Channel.SANDBOX_PRIVATE)

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from contactcenter.core.models import Channel, Platform
-from contactcenter.core.posts import Author, InboundPost
+from core.models import Channel, Platform
+from core.posts import Author, InboundPost
 
 # (kind, language, text). {order}, {city} and {code} are filled in per post.
 POSTS: list[tuple[str, str, str]] = [

@@ -26,8 +26,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from contactcenter.core.models import Contact, Conversation, Identity, Sentiment
-from contactcenter.core.posts import InboundPost, Triage
+from core.models import Contact, Conversation, Identity, Sentiment
+from core.posts import InboundPost, Triage
 from monitoring.language import detect_language
 from monitoring.models import BlockedAuthor, ClassificationRule, FilterRule, SocialAccount
 

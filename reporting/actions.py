@@ -9,8 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from agents.roles import is_supervisor
-from contactcenter.errors import Invalid, PermissionDenied
+from core.errors import Invalid, PermissionDenied
+from core.roles import is_supervisor
 from reporting.models import Forecast
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from contactcenter.core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 from reporting.models import Forecast, RollupState
 
 

@@ -19,10 +19,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contactcenter import realtime
-from contactcenter.core.models import SPIKE_ALERT
-from contactcenter.core.webhooks import emit
-from contactcenter.notifications import notify_by_rules
+from core import realtime
+from core.models import SPIKE_ALERT
+from core.notifications import notify_by_rules
+from core.webhooks import emit
 from reporting.dashboard import spikes
 from routing.models import NotificationEvent, SpikeAlert
 

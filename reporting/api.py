@@ -12,9 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contactcenter.api.permissions import IsSupervisor
-from contactcenter.api.schema import error_responses
-from contactcenter.errors import NotFound
+from core.errors import NotFound
+from core.rest.permissions import IsSupervisor
+from core.rest.schema import error_responses
 from reporting import staffing
 from reporting.forms import NO_GROUPING, REPORTS, ReportForm, StaffingPlanForm
 from reporting.kpis import ABANDON_TREATMENTS, TIME_GRAINS

@@ -66,9 +66,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.models import AgentProfile, Presence, PresenceChange, Team
-from contactcenter.core.benchtable import Target
-from contactcenter.core.bulk import insert_rows
-from contactcenter.core.models import (
+from core.benchtable import Target
+from core.bulk import insert_rows
+from core.models import (
     Channel,
     Contact,
     Conversation,
@@ -79,8 +79,8 @@ from contactcenter.core.models import (
     Sentiment,
     SLAStatus,
 )
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.queries import live_conversations, state_counts
+from core.models import ConversationState as S
+from core.queries import live_conversations, state_counts
 from monitoring.models import ListeningQuery, SocialAccount
 from reporting import rollup
 from reporting.dashboard import dashboard
@@ -330,7 +330,7 @@ def _median_ms(action: Callable[[], object], repeat: int) -> float:
 
 
 def _a_supervisor() -> Any:
-    from agents.roles import SUPERVISOR
+    from core.roles import SUPERVISOR
 
     User = get_user_model()
     user: Any = User.objects.filter(username="bench-supervisor").first()

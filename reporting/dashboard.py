@@ -38,7 +38,7 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from agents.models import AgentProfile
-from contactcenter.core.models import (
+from core.models import (
     OPEN_STATES,
     Channel,
     Conversation,
@@ -49,7 +49,7 @@ from contactcenter.core.models import (
     Sentiment,
     SLAStatus,
 )
-from contactcenter.core.models import ConversationState as S
+from core.models import ConversationState as S
 from routing.engine import HOLDING_STATES
 
 WAITING_STATES = (S.NEW, S.QUEUED)

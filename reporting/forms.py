@@ -22,8 +22,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from agents.models import Team
-from contactcenter.core.models import Channel
-from contactcenter.errors import Invalid
+from core.errors import Invalid
+from core.models import Channel
 from monitoring.models import SocialAccount
 from reporting import kpis
 from reporting.kpis import ABANDON_TREATMENTS, CHANNEL, MAX_FCR_WINDOW_HOURS, TIME_GRAINS, GroupBy, KpiFilter, Row

@@ -58,8 +58,8 @@ from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from agents.models import Presence, PresenceChange
-from contactcenter.core.models import OPEN_STATES, Conversation, Direction, Event, EventKind, Message, Sentiment
-from contactcenter.errors import Invalid
+from core.errors import Invalid
+from core.models import OPEN_STATES, Conversation, Direction, Event, EventKind, Message, Sentiment
 from monitoring.models import ClassificationRule, ListeningQuery, TrackedKeyword
 from reporting import rollup
 from reporting.aggregates import PercentileCont

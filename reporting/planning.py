@@ -34,8 +34,8 @@ from django.db.models.functions import ExtractHour, ExtractMinute
 from django.utils import timezone
 
 from agents.models import Presence, PresenceChange
-from contactcenter.core.models import Event, EventKind
-from contactcenter.errors import Invalid
+from core.errors import Invalid
+from core.models import Event, EventKind
 from reporting import kpis, staffing
 from reporting.models import INTERVAL_MINUTES, Forecast
 

@@ -61,7 +61,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
-from contactcenter.core.models import Conversation, Event, EventKind, Sentiment
+from core.models import Conversation, Event, EventKind, Sentiment
 from reporting.models import LedgerHour, RollupState
 
 HOUR = timedelta(hours=1)

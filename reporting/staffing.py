@@ -28,7 +28,7 @@ and then ``C = n·B / (n - A·(1 - B))``. Searching for the required agents step
 the same recursion forward one agent at a time, so the whole search is linear
 in the answer and stays fast at thousands of erlangs.
 
-Invalid inputs raise :class:`contactcenter.errors.Invalid` naming the field,
+Invalid inputs raise :class:`core.errors.Invalid` naming the field,
 with the names the REST API uses for its query parameters.
 """
 
@@ -38,7 +38,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from contactcenter.errors import Invalid
+from core.errors import Invalid
 
 MAX_AGENTS = 100_000
 """No interval is staffed beyond this; a target that needs more is reported as unreachable."""

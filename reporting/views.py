@@ -15,10 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from agents.roles import is_supervisor
-from contactcenter.core.models import Channel
-from contactcenter.core.queries import live_conversations, state_counts
-from contactcenter.errors import Invalid, NotFound, PermissionDenied
+from core.errors import Invalid, NotFound, PermissionDenied
+from core.models import Channel
+from core.queries import live_conversations, state_counts
+from core.roles import is_supervisor
 from reporting import charts
 from reporting.actions import check_set_forecast
 from reporting.dashboard import dashboard

@@ -13,14 +13,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import AgentProfile
-from agents.roles import is_supervisor
-from contactcenter import realtime
-from contactcenter.configuration import bound_form, check_delete, check_save_form
-from contactcenter.core.actions import do_record_reply, do_resolve_conversation, record_event
-from contactcenter.core.models import Conversation, Delivery, Direction, EventKind, Message
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.queries import check_can_work
-from contactcenter.errors import Conflict, Invalid, NotFound, PermissionDenied
+from core import realtime
+from core.actions import do_record_reply, do_resolve_conversation, record_event
+from core.configuration import bound_form, check_delete, check_save_form
+from core.errors import Conflict, Invalid, NotFound, PermissionDenied
+from core.models import Conversation, Delivery, Direction, EventKind, Message
+from core.models import ConversationState as S
+from core.queries import check_can_work
+from core.roles import is_supervisor
 from responses.forms import KnowledgeArticleForm, ResponseTemplateForm
 from responses.models import KnowledgeArticle, ResponseTemplate, ReviewRule
 from responses.outbox import enqueue_post

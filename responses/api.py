@@ -17,10 +17,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contactcenter.api.config_views import ConfigDetailView, ConfigListView, config_schema
-from contactcenter.api.permissions import AgentReadsSupervisorWrites, IsAgent
-from contactcenter.api.schema import error_responses
-from contactcenter.core.queries import access_conversation
+from core.queries import access_conversation
+from core.rest.config_views import ConfigDetailView, ConfigListView, config_schema
+from core.rest.permissions import AgentReadsSupervisorWrites, IsAgent
+from core.rest.schema import error_responses
 from responses.actions import check_delete_article, check_delete_template, check_save_article, check_save_template
 from responses.models import KnowledgeArticle, ResponseTemplate
 from responses.queries import articles_visible_to, templates_for, templates_visible_to

@@ -23,10 +23,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from contactcenter import realtime
 from contactcenter.celery import BROKER_DOWN
-from contactcenter.core.actions import record_event
-from contactcenter.core.models import Conversation, Delivery, Direction, EventKind, Identity, Message
+from core import realtime
+from core.actions import record_event
+from core.models import Conversation, Delivery, Direction, EventKind, Identity, Message
 from monitoring.credentials import CredentialsUnreadable
 from monitoring.models import SocialAccount
 from monitoring.platforms import AccountRef, PlatformError, ReplyRequest, connector_class

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from contactcenter.core.models import Channel
+from core.models import Channel
 
 # --- X's weighted length (twitter-text configuration "v3") -------------------
 #

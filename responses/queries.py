@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from agents.roles import is_supervisor
-from contactcenter.core.models import Conversation
+from core.models import Conversation
+from core.roles import is_supervisor
 from responses.models import KnowledgeArticle, ResponseTemplate
 from responses.templating import render
 

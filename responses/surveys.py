@@ -18,10 +18,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contactcenter.core.actions import record_event
-from contactcenter.core.models import Conversation, Delivery, Direction, EventKind, Message
-from contactcenter.core.models import ConversationState as S
-from contactcenter.errors import Conflict, Invalid, NotFound
+from core.actions import record_event
+from core.errors import Conflict, Invalid, NotFound
+from core.models import Conversation, Delivery, Direction, EventKind, Message
+from core.models import ConversationState as S
 from responses.actions import last_customer_message_at
 from responses.models import SurveyInvitation
 from responses.outbox import PRIVATE_CHANNELS, enqueue_post

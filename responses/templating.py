@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from contactcenter.core.models import Conversation
+from core.models import Conversation
 
 VARIABLES = {
     "customer_name": "The customer's name",

@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from agents.roles import is_supervisor
-from contactcenter.errors import Conflict, ContactCenterError, NotFound, PermissionDenied
+from core.errors import Conflict, ContactCenterError, NotFound, PermissionDenied
+from core.roles import is_supervisor
 from responses.actions import check_held_reply, do_approve_reply, do_reject_reply, held_replies
 from responses.surveys import SCORES, do_answer_survey, survey_for
 

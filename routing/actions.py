@@ -12,11 +12,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from contactcenter.celery import BROKER_DOWN
-from contactcenter.configuration import bound_form, check_delete, check_save_form
-from contactcenter.core.actions import do_queue_conversations, do_transfer_to_queue
-from contactcenter.core.models import Conversation, ConversationSkill
-from contactcenter.core.models import ConversationState as S
-from contactcenter.errors import Conflict, Invalid
+from core.actions import do_queue_conversations, do_transfer_to_queue
+from core.configuration import bound_form, check_delete, check_save_form
+from core.errors import Conflict, Invalid
+from core.models import Conversation, ConversationSkill
+from core.models import ConversationState as S
 from routing import engine
 from routing.forms import QueueForm, RoutingRuleForm, SkillForm
 from routing.models import NotificationRule, OverflowStep, Queue, QueueSkill, RoutingRule, Skill

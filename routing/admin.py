@@ -12,8 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from contactcenter.core.models import Channel, Platform
-from contactcenter.core.posts import Author, InboundPost
+from core.models import Channel, Platform
+from core.posts import Author, InboundPost
 from monitoring.models import SocialAccount
 from monitoring.triage import TriageRules
 from routing.forms import NotificationRuleForm, QueueForm, RoutingRuleForm, SkillForm

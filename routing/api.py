@@ -14,10 +14,10 @@ from typing import Any, cast
 from drf_spectacular.utils import extend_schema_serializer, extend_schema_view
 from rest_framework import serializers
 
-from contactcenter.api.config_views import INT16_MAX, UINT32_MAX, ConfigDetailView, ConfigListView, config_schema
-from contactcenter.api.permissions import AgentReadsAdminWrites, IsAdmin
-from contactcenter.api.schema import RefSerializer
-from contactcenter.core.models import Channel, Sentiment
+from core.models import Channel, Sentiment
+from core.rest.config_views import INT16_MAX, UINT32_MAX, ConfigDetailView, ConfigListView, config_schema
+from core.rest.permissions import AgentReadsAdminWrites, IsAdmin
+from core.rest.schema import RefSerializer
 from routing.actions import (
     check_delete_queue,
     check_delete_routing_rule,

@@ -29,9 +29,9 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from agents.models import AgentProfile, AgentSkill, Presence
-from contactcenter.core.benchtable import Target
-from contactcenter.core.bulk import insert_dicts
-from contactcenter.core.models import Channel, Contact, Conversation, ConversationSkill, ConversationState, Event
+from core.benchtable import Target
+from core.bulk import insert_dicts
+from core.models import Channel, Contact, Conversation, ConversationSkill, ConversationState, Event
 from routing.actions import do_route_queued
 from routing.models import ChannelWeight, OverflowKind, OverflowStep, Queue, QueueSkill, Skill, SLAPolicy
 

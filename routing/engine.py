@@ -41,10 +41,10 @@ from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from agents.models import AgentProfile, AgentSkill, Presence
-from contactcenter.core.actions import do_assign_conversations, do_transfer_to_queue
-from contactcenter.core.models import Conversation, ConversationSkill
-from contactcenter.core.models import ConversationState as S
-from contactcenter.errors import Conflict
+from core.actions import do_assign_conversations, do_transfer_to_queue
+from core.errors import Conflict
+from core.models import Conversation, ConversationSkill
+from core.models import ConversationState as S
 from routing.models import ChannelWeight, OverflowKind, OverflowStep, Queue, QueueSkill, RoutingMode
 
 HOLDING_STATES = (S.ASSIGNED, S.WAITING)

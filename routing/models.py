@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from contactcenter.core.models import Channel, Sentiment
+from core.models import Channel, Sentiment
 
 LEVEL_VALIDATORS = [MinValueValidator(1), MaxValueValidator(10)]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

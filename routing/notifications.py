@@ -1,7 +1,7 @@
 """Escalation emails: who a notification rule emails, and what the email says.
 
 An action that escalates, breaches or risks an SLA, or a spike announcement,
-calls :func:`contactcenter.notifications.notify_by_rules` inside its
+calls :func:`core.notifications.notify_by_rules` inside its
 transaction; after commit a task (:func:`do_send_rule_notifications`) finds
 the matching rules and enqueues one email per recipient address, each sent and
 retried on its own, so a failing mail server never touches the action and a
@@ -23,8 +23,8 @@ from django.core.mail import send_mail
 from django.db.models import Q
 from django.urls import reverse
 
-from agents.roles import ADMIN, SUPERVISOR
-from contactcenter.core.models import Conversation
+from core.models import Conversation
+from core.roles import ADMIN, SUPERVISOR
 from routing.models import CONVERSATION_NOTIFICATION_EVENTS, NotificationEvent, NotificationRule, parse_email_list
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from contactcenter.core.models import Contact, Identity
-from contactcenter.core.posts import InboundPost, Triage
+from core.models import Contact, Identity
+from core.posts import InboundPost, Triage
 from routing.models import Queue, RoutingRule
 from routing.sla import Calendar
 

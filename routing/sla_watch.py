@@ -8,13 +8,13 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from contactcenter import realtime
-from contactcenter.core.actions import do_escalate_conversation, do_transfer_to_queue, record_event
-from contactcenter.core.models import Conversation, EventKind, SLAStatus, WebhookEvent
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.webhooks import emit_conversations
-from contactcenter.errors import Conflict
-from contactcenter.notifications import notify_by_rules
+from core import realtime
+from core.actions import do_escalate_conversation, do_transfer_to_queue, record_event
+from core.errors import Conflict
+from core.models import Conversation, EventKind, SLAStatus, WebhookEvent
+from core.models import ConversationState as S
+from core.notifications import notify_by_rules
+from core.webhooks import emit_conversations
 from routing.models import BreachAction, NotificationEvent
 
 logger = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from agents.actions import do_create_user
 from agents.models import Team
-from agents.roles import ADMIN, AGENT, SUPERVISOR
 from contactcenter.celery import app as celery_app
-from contactcenter.core.models import Channel
-from contactcenter.core.posts import Author, InboundPost
+from core.models import Channel
+from core.posts import Author, InboundPost
+from core.roles import ADMIN, AGENT, SUPERVISOR
 from routing.models import Queue, SLAPolicy
 
 _ids = itertools.count(1)

@@ -46,11 +46,11 @@ def seed_replies(args: argparse.Namespace) -> None:
     from django.utils import timezone
 
     from agents.actions import do_create_user
-    from agents.roles import AGENT
-    from contactcenter.core.actions import do_assign_conversation, do_queue_conversation
-    from contactcenter.core.capture import do_capture_post
-    from contactcenter.core.models import Channel
-    from contactcenter.core.posts import Author, InboundPost
+    from core.actions import do_assign_conversation, do_queue_conversation
+    from core.capture import do_capture_post
+    from core.models import Channel
+    from core.posts import Author, InboundPost
+    from core.roles import AGENT
     from monitoring.credentials import encrypt
     from monitoring.models import SocialAccount
     from responses.actions import do_send_reply
@@ -98,7 +98,7 @@ def seed_sandbox(args: argparse.Namespace) -> None:
 
     from agents.actions import do_create_user, do_set_presence
     from agents.models import AgentProfile, Presence
-    from agents.roles import AGENT, SUPERVISOR
+    from core.roles import AGENT, SUPERVISOR
     from monitoring.credentials import encrypt
     from monitoring.models import SocialAccount
     from routing.models import Queue
@@ -138,7 +138,7 @@ def sweep_outbox(args: argparse.Namespace) -> None:
     django.setup()
     from django.db import transaction
 
-    from contactcenter.core.models import Delivery, Direction, Message
+    from core.models import Delivery, Direction, Message
     from responses.outbox import STUCK_AFTER, do_reconcile_stuck_replies
     from responses.tasks import retry_queued_replies
 

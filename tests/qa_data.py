@@ -6,9 +6,9 @@ from typing import Any
 
 from agents.quality_actions import SampleFilter, check_create_targeted_sample
 from agents.quality_models import CriterionKind, QaCriterion, QaForm, QaReview
-from contactcenter.core.models import Conversation
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.posts import InboundPost
+from core.models import Conversation
+from core.models import ConversationState as S
+from core.posts import InboundPost
 from tests.states import conversation_in_state
 
 

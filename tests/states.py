@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from contactcenter.core.actions import (
+from core.actions import (
     do_assign_conversation,
     do_close_conversation,
     do_queue_conversation,
     do_record_reply,
     do_resolve_conversation,
 )
-from contactcenter.core.capture import do_capture_post
-from contactcenter.core.models import Conversation
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.posts import InboundPost
+from core.capture import do_capture_post
+from core.models import Conversation
+from core.models import ConversationState as S
+from core.posts import InboundPost
 
 PATH = [S.NEW, S.QUEUED, S.ASSIGNED, S.WAITING, S.RESOLVED, S.CLOSED]
 

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
-from contactcenter.core.models import ConversationState as S
+from core.models import ConversationState as S
 from routing.models import Queue
 from tests.states import conversation_in_state
 

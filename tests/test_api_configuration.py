@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from agents.actions import do_set_agent_skill
 from agents.models import AgentProfile
-from contactcenter.core.models import Conversation
+from core.models import Conversation
 from monitoring.models import ClassificationRule
 from responses.models import KnowledgeArticle, ResponseTemplate
 from routing.models import Queue, QueueSkill, RoutingRule, Skill

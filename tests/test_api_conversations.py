@@ -18,10 +18,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from agents.models import AgentProfile, PresenceChange
-from contactcenter.core.actions import do_transfer_to_agent
-from contactcenter.core.handling import do_open_work
-from contactcenter.core.models import Contact, ContactMerge, Conversation, Event, EventKind, Message
-from contactcenter.core.models import ConversationState as S
+from core.actions import do_transfer_to_agent
+from core.handling import do_open_work
+from core.models import Contact, ContactMerge, Conversation, Event, EventKind, Message
+from core.models import ConversationState as S
 from routing.models import Queue
 from tests.states import conversation_in_state
 

@@ -12,9 +12,9 @@ from rest_framework.test import APIClient
 
 from agents.actions import do_set_agent_skill, do_set_presence
 from agents.models import AgentProfile
-from contactcenter.core.actions import do_record_reply
-from contactcenter.core.capture import do_capture_post
-from contactcenter.core.models import Conversation
+from core.actions import do_record_reply
+from core.capture import do_capture_post
+from core.models import Conversation
 from routing.models import Queue, Skill
 from tests.states import conversation_in_state
 

@@ -17,7 +17,7 @@ from django.urls import URLPattern
 from rest_framework.test import APIClient
 
 from contactcenter.api import urls as api_urls
-from contactcenter.core.models import Conversation
+from core.models import Conversation
 from responses.models import KnowledgeArticle, ResponseTemplate
 from routing.models import Queue, RoutingRule, Skill
 from tests.states import conversation_in_state

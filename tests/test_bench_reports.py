@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from django.db.models import Count, F, Max, Min, Q
 
-from contactcenter.core.models import OPEN_STATES, Conversation, Event, EventKind, Message
-from contactcenter.core.models import ConversationState as S
+from core.models import OPEN_STATES, Conversation, Event, EventKind, Message
+from core.models import ConversationState as S
 from reporting import bench
 from reporting.forms import REPORTS
 

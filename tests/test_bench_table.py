@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from contactcenter.core.benchtable import Target, markdown, table
-from contactcenter.core.management.commands import bench_table
-from contactcenter.core.management.commands.bench import BENCHMARKS
+from core.benchtable import Target, markdown, table
+from core.management.commands import bench_table
+from core.management.commands.bench import BENCHMARKS
 from routing import bench as routing_bench
 
 

@@ -33,11 +33,11 @@ from requests_mock import Mocker
 
 from agents.actions import do_create_user, do_set_presence
 from agents.models import AgentProfile, Team
-from agents.roles import AGENT
 from contactcenter.asgi import application
 from contactcenter.celery import app as celery_app
-from contactcenter.core.models import Conversation, Delivery, Direction, Message
-from contactcenter.core.models import ConversationState as S
+from core.models import Conversation, Delivery, Direction, Message
+from core.models import ConversationState as S
+from core.roles import AGENT
 from monitoring.models import SocialAccount
 from responses.models import ResponseTemplate
 from routing.models import Queue

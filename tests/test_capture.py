@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from contactcenter.core.capture import do_capture_post
-from contactcenter.core.models import Contact, Conversation, EventKind, Identity, Message
-from contactcenter.core.models import ConversationState as S
+from core.capture import do_capture_post
+from core.models import Contact, Conversation, EventKind, Identity, Message
+from core.models import ConversationState as S
 from routing.models import Queue
 from tests.states import conversation_in_state
 
@@ -97,7 +97,7 @@ def test_a_post_dated_in_the_future_waits_from_now(make_post: Any) -> None:
 def test_an_unknown_channel_is_refused(make_post: Any) -> None:
     from dataclasses import replace
 
-    from contactcenter.errors import Invalid
+    from core.errors import Invalid
 
     with pytest.raises(Invalid):
         do_capture_post(replace(make_post(), channel="carrier_pigeon"))

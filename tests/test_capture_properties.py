@@ -22,8 +22,8 @@ from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contactcenter.core.models import Channel, Contact, Conversation, Event, EventKind, Identity, Message
-from contactcenter.core.posts import Author, InboundPost
+from core.models import Channel, Contact, Conversation, Event, EventKind, Identity, Message
+from core.posts import Author, InboundPost
 from monitoring.pipeline import ingest
 from routing.models import Queue, SLAPolicy
 

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from agents.models import QaCriterion, QaForm
-from contactcenter.core.models import Conversation, Message
+from core.models import Conversation, Message
 from routing.models import Queue
 
 

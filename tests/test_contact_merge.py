@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from contactcenter.core.actions import do_merge_contacts
-from contactcenter.core.capture import do_capture_post
-from contactcenter.core.models import Channel, Contact, ContactMerge, Identity
-from contactcenter.errors import Invalid
+from core.actions import do_merge_contacts
+from core.capture import do_capture_post
+from core.errors import Invalid
+from core.models import Channel, Contact, ContactMerge, Identity
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from contactcenter.core.actions import (
+from core.actions import (
     TRANSITIONS,
     do_abandon_conversation,
     do_assign_conversation,
@@ -21,9 +21,9 @@ from contactcenter.core.actions import (
     do_transfer_to_queue,
     do_transition,
 )
-from contactcenter.core.models import Conversation, Event, EventKind, Message
-from contactcenter.core.models import ConversationState as S
-from contactcenter.errors import Conflict
+from core.errors import Conflict
+from core.models import Conversation, Event, EventKind, Message
+from core.models import ConversationState as S
 from routing.models import Queue
 from tests.states import PATH, conversation_in_state
 
@@ -146,7 +146,7 @@ def test_two_racing_assignments_give_the_item_to_one_agent(
 
 @pytest.mark.django_db
 def test_transfer_to_the_same_agent_is_refused(make_post: Any, queue: Queue, agent: Any) -> None:
-    from contactcenter.errors import Invalid
+    from core.errors import Invalid
 
     conversation = conversation_in_state(S.ASSIGNED, make_post(), queue=queue, agent=agent)
     with pytest.raises(Invalid):
@@ -155,7 +155,7 @@ def test_transfer_to_the_same_agent_is_refused(make_post: Any, queue: Queue, age
 
 @pytest.mark.django_db
 def test_a_blank_reply_is_refused_and_nothing_is_stored(make_post: Any, queue: Queue, agent: Any) -> None:
-    from contactcenter.errors import Invalid
+    from core.errors import Invalid
 
     conversation = conversation_in_state(S.ASSIGNED, make_post(), queue=queue, agent=agent)
     with pytest.raises(Invalid):

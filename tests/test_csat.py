@@ -12,9 +12,9 @@ from django.test import Client
 from django.utils import timezone
 
 from agents.queries import journey
-from contactcenter.core.actions import do_resolve_conversation
-from contactcenter.core.models import Conversation, Delivery, Direction, Event, EventKind, Message
-from contactcenter.core.models import ConversationState as S
+from core.actions import do_resolve_conversation
+from core.models import Conversation, Delivery, Direction, Event, EventKind, Message
+from core.models import ConversationState as S
 from monitoring.models import SocialAccount
 from reporting.kpis import KpiFilter, csat
 from responses.actions import do_send_reply

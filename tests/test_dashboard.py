@@ -18,8 +18,7 @@ from django.utils import timezone
 
 from agents.actions import do_create_user
 from agents.models import AgentProfile, Presence
-from agents.roles import AGENT
-from contactcenter.core.models import (
+from core.models import (
     Channel,
     Contact,
     Conversation,
@@ -30,7 +29,8 @@ from contactcenter.core.models import (
     Sentiment,
     SLAStatus,
 )
-from contactcenter.core.models import ConversationState as S
+from core.models import ConversationState as S
+from core.roles import AGENT
 from reporting.dashboard import dashboard, duration_text
 from routing.models import Queue
 

@@ -19,10 +19,10 @@ from channels.testing import WebsocketCommunicator
 from agents.actions import do_set_presence
 from agents.models import AgentProfile, Presence
 from contactcenter.consumers import EventsConsumer
-from contactcenter.core.actions import do_queue_conversation
-from contactcenter.core.capture import do_capture_post
-from contactcenter.core.models import Conversation, Event, EventKind
-from contactcenter.core.models import ConversationState as S
+from core.actions import do_queue_conversation
+from core.capture import do_capture_post
+from core.models import Conversation, Event, EventKind
+from core.models import ConversationState as S
 from routing.actions import do_route_queued
 from routing.models import Queue
 from routing.tasks import route_queued, time_out_silent_agents

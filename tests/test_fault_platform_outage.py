@@ -27,9 +27,9 @@ import time_machine
 from django.utils import timezone
 from requests_mock import Mocker
 
-from contactcenter.core.actions import do_record_reply
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.models import Delivery, Message
+from core.actions import do_record_reply
+from core.models import ConversationState as S
+from core.models import Delivery, Message
 from monitoring.credentials import encrypt
 from monitoring.models import SocialAccount
 from monitoring.tasks import schedule_due_polls

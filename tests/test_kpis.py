@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agents.models import AgentProfile, Presence, PresenceChange
-from contactcenter.core.models import Channel, Contact, Conversation, Event, EventKind
-from contactcenter.core.models import ConversationState as S
-from contactcenter.errors import Invalid
+from core.errors import Invalid
+from core.models import Channel, Contact, Conversation, Event, EventKind
+from core.models import ConversationState as S
 from reporting import kpis
 from reporting.aggregates import PercentileCont, percentile_cont
 from reporting.kpis import KpiFilter

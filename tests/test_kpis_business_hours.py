@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import time_machine
 
-from contactcenter.core.actions import do_assign_conversation, do_record_reply, do_transfer_to_queue
-from contactcenter.core.models import Conversation, Event, EventKind
-from contactcenter.core.posts import InboundPost
+from core.actions import do_assign_conversation, do_record_reply, do_transfer_to_queue
+from core.models import Conversation, Event, EventKind
+from core.posts import InboundPost
 from monitoring.pipeline import ingest
 from reporting import kpis
 from reporting.kpis import KpiFilter

@@ -22,8 +22,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from contactcenter.core.models import Channel, Contact, Conversation, Direction, Message, Platform
-from contactcenter.errors import Invalid
+from core.errors import Invalid
+from core.models import Channel, Contact, Conversation, Direction, Message, Platform
 from monitoring.models import ClassificationRule, ListeningQuery, SocialAccount, SocialPlatform, TrackedKeyword
 from reporting import kpis
 from reporting.kpis import KpiFilter

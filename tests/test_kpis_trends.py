@@ -21,8 +21,8 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from contactcenter.core.models import Channel, Contact, Conversation, Direction, Event, EventKind, Message, Platform
-from contactcenter.errors import Invalid
+from core.errors import Invalid
+from core.models import Channel, Contact, Conversation, Direction, Event, EventKind, Message, Platform
 from monitoring.models import ListeningQuery, SocialAccount, SocialPlatform
 from reporting import kpis
 from reporting.kpis import KpiFilter

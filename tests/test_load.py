@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from contactcenter import loadtest
-from contactcenter.core.models import Conversation, Message
+from core.models import Conversation, Message
 from monitoring.models import SocialAccount
 from routing.models import Queue
 

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from agents.actions import do_create_user
 from agents.models import Team
-from agents.roles import SUPERVISOR
 from contactcenter.celery import app as celery_app
-from contactcenter.core.actions import do_escalate_conversation
-from contactcenter.core.models import Conversation
+from core.actions import do_escalate_conversation
+from core.models import Conversation
+from core.roles import SUPERVISOR
 from routing.models import NotificationEvent, NotificationRule, Queue
 from routing.sla_watch import do_watch_sla
 from tests.states import conversation_in_state

@@ -14,8 +14,8 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from contactcenter.consumers import EventsConsumer
-from contactcenter.core.models import Conversation, Event, Message
-from contactcenter.core.models import ConversationState as S
+from core.models import Conversation, Event, Message
+from core.models import ConversationState as S
 from routing.models import Queue
 from tests.states import conversation_in_state
 

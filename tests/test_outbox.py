@@ -18,9 +18,9 @@ import pytest
 import time_machine
 from requests_mock import Mocker
 
-from contactcenter.core.actions import do_record_reply
-from contactcenter.core.models import Conversation, Delivery, Event, EventKind, Message
-from contactcenter.core.models import ConversationState as S
+from core.actions import do_record_reply
+from core.models import Conversation, Delivery, Event, EventKind, Message
+from core.models import ConversationState as S
 from monitoring.credentials import encrypt
 from monitoring.models import SocialAccount
 from responses import outbox

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from contactcenter.core.capture import do_capture_post
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.models import Message
+from core.capture import do_capture_post
+from core.models import ConversationState as S
+from core.models import Message
 from routing.models import Queue
 from tests.states import conversation_in_state
 
@@ -120,7 +120,7 @@ def test_supervisors_are_alerted_at_once_when_a_conversation_is_escalated(
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from contactcenter.core.actions import do_escalate_conversation
+    from core.actions import do_escalate_conversation
 
     conversation = conversation_in_state(S.ASSIGNED, make_post(), queue=queue, agent=agent)
     layer = get_channel_layer()

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from contactcenter.core.actions import do_record_reply
-from contactcenter.core.models import Contact, Conversation, Event, EventKind, Message
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.posts import Deletion
+from core.actions import do_record_reply
+from core.models import Contact, Conversation, Event, EventKind, Message
+from core.models import ConversationState as S
+from core.posts import Deletion
 from monitoring.models import BlockedAuthor, ClassificationRule, FilterRule, SocialAccount
 from monitoring.pipeline import ingest
 from routing.models import Queue, Skill

@@ -14,8 +14,8 @@ import time_machine
 from requests_mock import Mocker
 
 import monitoring.platforms
-from contactcenter.core.models import Channel, Platform
-from contactcenter.core.posts import Author, Deletion
+from core.models import Channel, Platform
+from core.posts import Author, Deletion
 from monitoring.platforms import AccountRef, MalformedPayload, PlatformError, QuerySpec
 from monitoring.platforms.facebook import (
     CONVERSATION_FIELDS,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contactcenter.core.models import Channel
+from core.models import Channel
 from responses.platform_rules import ReplyCheck, check_reply, weighted_length
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)

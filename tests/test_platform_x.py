@@ -17,7 +17,7 @@ import requests
 import time_machine
 from requests_mock import Mocker
 
-from contactcenter.core.posts import Deletion, InboundPost
+from core.posts import Deletion, InboundPost
 from monitoring.platforms import AccountRef, MalformedPayload, Page, PlatformError, QuerySpec
 from monitoring.platforms.x import (
     DM_FORBIDDEN_PAUSE,

@@ -22,10 +22,10 @@ from django.utils import timezone
 from requests_mock import Mocker
 
 from agents.actions import do_create_user
-from agents.roles import ADMIN, AGENT
 from contactcenter.celery import app as celery_app
-from contactcenter.core.models import Conversation, Message
-from contactcenter.core.models import ConversationState as S
+from core.models import Conversation, Message
+from core.models import ConversationState as S
+from core.roles import ADMIN, AGENT
 from monitoring import polling
 from monitoring.credentials import encrypt
 from monitoring.models import ListeningQuery, SocialAccount

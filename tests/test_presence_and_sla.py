@@ -11,16 +11,16 @@ import time_machine
 
 from agents.actions import do_heartbeat, do_set_presence, do_time_out_silent_agents
 from agents.models import AgentProfile, Presence, PresenceChange
-from contactcenter.core.actions import (
+from core.actions import (
     do_assign_conversation,
     do_record_reply,
     do_transfer_to_agent,
     do_transfer_to_queue,
 )
-from contactcenter.core.models import Conversation, Event, EventKind, SLAStatus
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.posts import InboundPost
-from contactcenter.errors import Invalid
+from core.errors import Invalid
+from core.models import Conversation, Event, EventKind, SLAStatus
+from core.models import ConversationState as S
+from core.posts import InboundPost
 from monitoring.pipeline import ingest
 from routing.actions import do_route_queued
 from routing.models import BreachAction, Queue, RoutingRule

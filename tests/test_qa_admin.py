@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def as_supervisor(client: Client, supervisor: Any) -> Client:
-    client.force_login(supervisor)  # supervisors manage QA forms (agents.roles)
+    client.force_login(supervisor)  # supervisors manage QA forms (core.roles)
     return client
 
 

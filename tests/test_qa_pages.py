@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents.quality_models import QaForm, QaReview, ReviewStatus, TrainingRecord
-from contactcenter.core.models import Conversation
+from core.models import Conversation
 from routing.models import Queue
 from tests.qa_data import criterion, pending_review, resolved, standard_form
 

@@ -27,7 +27,7 @@ import pytest
 from django.test import Client
 
 from agents.models import AgentProfile
-from contactcenter.core.models import Channel, Contact, Conversation, Event, EventKind
+from core.models import Channel, Contact, Conversation, Event, EventKind
 from reporting import kpis
 from reporting.kpis import KpiFilter
 from routing.models import Queue

@@ -17,10 +17,10 @@ from agents.quality_actions import (
     sample_candidates,
 )
 from agents.quality_models import QaForm, QaReview, QaSample, ReviewStatus, SampleMode
-from contactcenter.core.actions import do_escalate_conversation, do_resolve_conversation
-from contactcenter.core.models import Channel, Conversation
-from contactcenter.core.models import ConversationState as S
-from contactcenter.errors import Invalid, PermissionDenied
+from core.actions import do_escalate_conversation, do_resolve_conversation
+from core.errors import Invalid, PermissionDenied
+from core.models import Channel, Conversation
+from core.models import ConversationState as S
 from responses.surveys import do_answer_survey, do_invite_to_survey
 from routing.models import Queue
 from tests.qa_data import resolved, standard_form

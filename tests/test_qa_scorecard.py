@@ -24,8 +24,8 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.quality_queries import scorecard
-from contactcenter.core.models import Channel, Contact, Conversation, Event, EventKind
-from contactcenter.core.models import ConversationState as S
+from core.models import Channel, Contact, Conversation, Event, EventKind
+from core.models import ConversationState as S
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ import pytest
 
 from agents.quality_actions import check_score_review, weighted_score
 from agents.quality_models import QaCriterion, QaReview, ReviewStatus
-from contactcenter.core.models import Event, EventKind
-from contactcenter.errors import Conflict, Invalid, PermissionDenied
+from core.errors import Conflict, Invalid, PermissionDenied
+from core.models import Event, EventKind
 from reporting import kpis
 from reporting.kpis import KpiFilter
 from routing.models import Queue

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agents.quality_actions import check_assign_training, check_complete_training, check_score_review
 from agents.quality_models import QaReview, TrainingRecord, TrainingStatus
-from contactcenter.errors import Conflict, Invalid, PermissionDenied
+from core.errors import Conflict, Invalid, PermissionDenied
 from routing.models import Queue
 from tests.qa_data import pending_review, resolved, scores, standard_form
 

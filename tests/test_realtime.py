@@ -12,8 +12,8 @@ from django.contrib.auth.models import AnonymousUser
 
 from contactcenter.asgi import application
 from contactcenter.consumers import EventsConsumer
-from contactcenter.core.capture import do_capture_post
-from contactcenter.core.models import ConversationState as S
+from core.capture import do_capture_post
+from core.models import ConversationState as S
 from routing.models import Queue
 from tests.states import conversation_in_state
 

@@ -22,12 +22,12 @@ from django.test import Client
 from requests_mock import Mocker
 
 from agents.models import AgentProfile, PresenceChange
-from contactcenter import realtime
-from contactcenter.core.actions import do_assign_conversation, do_queue_conversation, do_transfer_to_agent
-from contactcenter.core.capture import do_capture_post
-from contactcenter.core.models import Conversation, Event, EventKind, Message, Note, WorkSession
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.posts import Triage
+from core import realtime
+from core.actions import do_assign_conversation, do_queue_conversation, do_transfer_to_agent
+from core.capture import do_capture_post
+from core.models import Conversation, Event, EventKind, Message, Note, WorkSession
+from core.models import ConversationState as S
+from core.posts import Triage
 from monitoring.credentials import encrypt
 from monitoring.models import SocialAccount
 from responses.models import KnowledgeArticle, ResponseTemplate, ReviewRule

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
-from contactcenter.core.models import Channel, Contact, Conversation, Direction, Event, EventKind, Message, Platform
+from core.models import Channel, Contact, Conversation, Direction, Event, EventKind, Message, Platform
 from monitoring.models import SocialAccount, SocialPlatform
 from reporting import kpis
 from reporting.kpis import KpiFilter
@@ -178,7 +178,7 @@ def test_bad_options_get_a_400_naming_the_field(
 
 
 def test_the_kpis_refuse_bad_thresholds() -> None:
-    from contactcenter.errors import Invalid
+    from core.errors import Invalid
 
     with pytest.raises(Invalid):
         kpis.abandonment(THREE_DAYS, short_abandon_seconds=-1)

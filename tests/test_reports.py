@@ -27,8 +27,8 @@ from django.test import Client
 from django.utils import timezone
 
 from agents.models import Team
-from contactcenter.core.models import Channel, Contact, Conversation, Direction, Event, EventKind, Message, Platform
-from contactcenter.core.models import ConversationState as S
+from core.models import Channel, Contact, Conversation, Direction, Event, EventKind, Message, Platform
+from core.models import ConversationState as S
 from monitoring.models import ListeningQuery, SocialAccount, SocialPlatform
 from reporting import charts, kpis
 from reporting.forms import REPORTS

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from agents.roles import sync_roles
+from core.roles import sync_roles
 
 
 @pytest.mark.django_db

@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from contactcenter.celery import BEAT_SCHEDULE
-from contactcenter.core.models import Channel, Contact, Conversation, Event, EventKind
+from core.models import Channel, Contact, Conversation, Event, EventKind
 from reporting import kpis, rollup
 from reporting.kpis import KpiFilter
 from reporting.models import LedgerHour, RollupState

@@ -13,12 +13,12 @@ from django.db.models import Count, Sum
 
 from agents.actions import do_create_user, do_set_agent_skill, do_set_presence
 from agents.models import AgentProfile, Presence
-from agents.roles import AGENT
-from contactcenter.core.actions import do_resolve_conversation
-from contactcenter.core.capture import do_capture_post, do_capture_posts
-from contactcenter.core.models import Channel, Conversation, Event, EventKind
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.posts import InboundPost, Triage
+from core.actions import do_resolve_conversation
+from core.capture import do_capture_post, do_capture_posts
+from core.models import Channel, Conversation, Event, EventKind
+from core.models import ConversationState as S
+from core.posts import InboundPost, Triage
+from core.roles import AGENT
 from routing import engine
 from routing.actions import do_get_next, do_route_queued
 from routing.models import ChannelWeight, Queue, RoutingMode, Skill

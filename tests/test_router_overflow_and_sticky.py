@@ -11,12 +11,12 @@ import time_machine
 
 from agents.actions import do_create_user, do_set_agent_skill, do_set_presence
 from agents.models import Presence
-from agents.roles import AGENT
-from contactcenter.core.actions import do_record_reply, do_resolve_conversation
-from contactcenter.core.capture import do_capture_post
-from contactcenter.core.models import Conversation, Event, EventKind
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.posts import InboundPost, Triage
+from core.actions import do_record_reply, do_resolve_conversation
+from core.capture import do_capture_post
+from core.models import Conversation, Event, EventKind
+from core.models import ConversationState as S
+from core.posts import InboundPost, Triage
+from core.roles import AGENT
 from monitoring.pipeline import ingest
 from routing import engine
 from routing.actions import do_route_queued

@@ -10,12 +10,12 @@ import pytest
 import time_machine
 
 from agents.models import Presence
-from contactcenter.core.actions import do_record_reply
-from contactcenter.core.capture import do_capture_post
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.models import EventKind
-from contactcenter.core.posts import Triage
-from contactcenter.errors import Conflict
+from core.actions import do_record_reply
+from core.capture import do_capture_post
+from core.errors import Conflict
+from core.models import ConversationState as S
+from core.models import EventKind
+from core.posts import Triage
 from routing.actions import do_get_next, do_route_queued
 from routing.models import OverflowKind, OverflowStep, Queue, QueueSkill, RoutingMode, Skill, SLAPolicy
 from tests.test_router_overflow_and_sticky import make_agent

@@ -12,12 +12,12 @@ from django.contrib.auth import get_user_model
 
 from agents.actions import do_create_user, do_set_agent_skill, do_set_presence
 from agents.models import Presence
-from agents.roles import AGENT
-from contactcenter.core.actions import do_assign_conversation, do_resolve_conversation
-from contactcenter.core.capture import do_capture_post
-from contactcenter.core.models import Channel, Conversation, Event, EventKind
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.posts import InboundPost, Triage
+from core.actions import do_assign_conversation, do_resolve_conversation
+from core.capture import do_capture_post
+from core.models import Channel, Conversation, Event, EventKind
+from core.models import ConversationState as S
+from core.posts import InboundPost, Triage
+from core.roles import AGENT
 from routing import engine
 from routing.models import ChannelWeight, Queue, QueueSkill, Skill
 

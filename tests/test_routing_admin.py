@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from agents.actions import do_set_agent_skill
 from agents.models import AgentSkill
-from contactcenter.core.models import Contact, Conversation, Event, Identity, Message
+from core.models import Contact, Conversation, Event, Identity, Message
 from monitoring.models import ClassificationRule
 from routing.models import Queue, QueueSkill, RoutingRule, Skill
 

@@ -13,9 +13,9 @@ import time_machine
 
 from agents.actions import do_create_user, do_set_agent_skill, do_set_presence
 from agents.models import Presence
-from agents.roles import AGENT
-from contactcenter.core.models import Channel, Contact, Conversation, ConversationSkill, Event, EventKind, Message
-from contactcenter.core.posts import InboundPost
+from core.models import Channel, Contact, Conversation, ConversationSkill, Event, EventKind, Message
+from core.posts import InboundPost
+from core.roles import AGENT
 from monitoring.models import ClassificationRule, ListeningQuery, SocialAccount
 from monitoring.pipeline import ingest
 from routing.actions import do_route_queued

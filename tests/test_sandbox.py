@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from contactcenter.core.models import Conversation, Message
-from contactcenter.core.models import ConversationState as S
+from core.models import Conversation, Message
+from core.models import ConversationState as S
 from monitoring.models import SocialAccount
 from monitoring.pipeline import ingest
 from monitoring.polling import do_poll_account

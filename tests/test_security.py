@@ -21,8 +21,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from contactcenter.core.capture import do_capture_post
 from contactcenter.logsafety import RedactSecrets
+from core.capture import do_capture_post
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"

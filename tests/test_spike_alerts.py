@@ -14,9 +14,9 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from contactcenter import realtime
 from contactcenter.celery import BEAT_SCHEDULE
-from contactcenter.core.models import (
+from core import realtime
+from core.models import (
     SPIKE_ALERT,
     Contact,
     Conversation,
@@ -28,7 +28,7 @@ from contactcenter.core.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from contactcenter.core.models import ConversationState as S
+from core.models import ConversationState as S
 from reporting.alerts import do_announce_spikes
 from routing.models import NotificationEvent, NotificationRule, SpikeAlert
 

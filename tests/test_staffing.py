@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from contactcenter.errors import Invalid
+from core.errors import Invalid
 from reporting import staffing
 
 # The standard Erlang C worked example used in call-centre textbooks and in

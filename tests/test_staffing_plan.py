@@ -35,8 +35,8 @@ from django.test import Client
 
 from agents.actions import do_create_user, do_set_presence
 from agents.models import AgentProfile, AwayReason, Presence
-from agents.roles import AGENT
-from contactcenter.core.models import Channel, Contact, Conversation, Event, EventKind
+from core.models import Channel, Contact, Conversation, Event, EventKind
+from core.roles import AGENT
 from reporting.models import Forecast
 from reporting.planning import PlanInputs, day_intervals, history_days, staffing_plan
 

@@ -20,10 +20,10 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.models import AgentProfile
-from contactcenter.core.actions import do_escalate_conversation
-from contactcenter.core.handling import do_add_note
-from contactcenter.core.models import Conversation, Delivery, Message
-from contactcenter.core.models import ConversationState as S
+from core.actions import do_escalate_conversation
+from core.handling import do_add_note
+from core.models import Conversation, Delivery, Message
+from core.models import ConversationState as S
 from monitoring.models import SocialAccount
 from responses.actions import do_send_reply
 from responses.models import ResponseTemplate

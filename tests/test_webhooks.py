@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from contactcenter.core.models import Conversation, Event, Message
-from contactcenter.core.models import ConversationState as S
+from core.models import Conversation, Event, Message
+from core.models import ConversationState as S
 from monitoring.models import SocialAccount
 from routing.models import Queue
 

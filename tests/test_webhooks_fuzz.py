@@ -24,7 +24,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contactcenter.core.models import Conversation, Event, Message
+from core.models import Conversation, Event, Message
 from monitoring.models import SocialAccount
 from routing.models import Queue
 

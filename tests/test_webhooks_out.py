@@ -17,13 +17,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from contactcenter.celery import BEAT_SCHEDULE
-from contactcenter.core import tasks
-from contactcenter.core.actions import do_escalate_conversation, do_resolve_conversation
-from contactcenter.core.capture import do_capture_post
-from contactcenter.core.models import Conversation, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from contactcenter.core.models import ConversationState as S
-from contactcenter.core.models import WebhookDeliveryStatus as Status
-from contactcenter.core.webhooks import MAX_ATTEMPTS, do_deliver
+from core import tasks
+from core.actions import do_escalate_conversation, do_resolve_conversation
+from core.capture import do_capture_post
+from core.models import Conversation, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from core.models import ConversationState as S
+from core.models import WebhookDeliveryStatus as Status
+from core.webhooks import MAX_ATTEMPTS, do_deliver
 from routing.models import Queue
 from routing.sla_watch import do_watch_sla
 from tests.states import conversation_in_state
@@ -240,7 +240,7 @@ def test_the_action_commits_even_if_the_delivery_task_raises(
         raise RuntimeError("worker blew up")
 
     monkeypatch.setattr(tasks, "do_deliver", explode)
-    with caplog.at_level(logging.ERROR, logger="contactcenter.core.webhooks"):
+    with caplog.at_level(logging.ERROR, logger="core.webhooks"):
         committed(lambda: do_resolve_conversation(conversation, actor=agent, disposition="answered"))
 
     assert Conversation.objects.get(pk=conversation.pk).state == S.RESOLVED
@@ -279,4 +279,4 @@ def test_a_delivery_is_claimed_once(make_post: Any, committed: Callable[..., Any
 
 
 def test_retries_are_swept_on_a_schedule() -> None:
-    assert BEAT_SCHEDULE["retry-webhooks"]["task"] == "contactcenter.core.tasks.retry_webhooks"
+    assert BEAT_SCHEDULE["retry-webhooks"]["task"] == "core.tasks.retry_webhooks"

@@ -10,7 +10,7 @@ from django.urls import path
 
 from agents import api as agents_api
 from agents import api_agents
-from contactcenter.core import api as core_api
+from core import api as core_api
 from reporting import api as reporting_api
 from responses import api as responses_api
 from routing import api as routing_api

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from contactcenter.core.posts import Deletion, InboundPost
+from core.posts import Deletion, InboundPost
 
 
 class PlatformError(Exception):

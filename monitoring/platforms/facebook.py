@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlparse
 import facebook
 import requests
 
-from contactcenter.core.posts import Author, Deletion, InboundPost
+from core.posts import Author, Deletion, InboundPost
 from monitoring.platforms import register
 from monitoring.platforms.base import (
     AccountRef,
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 GRAPH_VERSION = "v21.0"
 
-# The values of ``Platform`` and ``Channel`` in contactcenter.core.models, spelled out so that this module (and
+# The values of ``Platform`` and ``Channel`` in core.models, spelled out so that this module (and
 # the webhook parsing in it) can be imported without Django's app registry.
 PLATFORM = "facebook"
 PUBLIC_CHANNEL = "facebook_public"

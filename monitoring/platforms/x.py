@@ -28,8 +28,8 @@ import tweepy
 from requests.models import PreparedRequest
 from requests.models import Response as HTTPResponse
 
-from contactcenter.core.models import Channel, Platform
-from contactcenter.core.posts import Author, Deletion, InboundPost
+from core.models import Channel, Platform
+from core.posts import Author, Deletion, InboundPost
 from monitoring.platforms import register
 from monitoring.platforms.base import (
     AccountRef,

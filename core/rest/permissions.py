@@ -1,4 +1,4 @@
-"""Who may call what: every API view picks one of these; the roles themselves are defined in agents.roles.
+"""Who may call what: every API view picks one of these; the roles themselves are defined in core.roles.
 
 * ``IsAgent``: any Switchboard role (agent, supervisor or admin) — an agent's work;
 * ``IsSupervisor``: supervisors and admins — reports, staffing, the whole floor;
@@ -7,7 +7,7 @@
 * ``AgentReadsSupervisorWrites``: any role reads, supervisors and admins write — templates, knowledge.
 
 Which rows of a list a role sees (an agent's own conversations...) is decided
-by the queries the views call (``contactcenter.core.queries``), not here.
+by the queries the views call (``core.queries``), not here.
 
 Unauthenticated requests fail every one of them and get 401 (DRF turns a
 failed permission into NotAuthenticated when no one is logged in).
@@ -20,7 +20,7 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from agents.roles import ADMIN, ROLES, has_any_role, is_supervisor
+from core.roles import ADMIN, ROLES, has_any_role, is_supervisor
 
 
 class IsAgent(BasePermission):

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from agents.actions import do_create_user, do_set_agent_skill, do_set_presence
 from agents.models import AgentProfile, CriterionKind, QaCriterion, QaForm, Team
-from agents.roles import ADMIN, AGENT, SUPERVISOR
-from contactcenter.core.models import Conversation
+from core.models import Conversation
+from core.roles import ADMIN, AGENT, SUPERVISOR
 from monitoring.demo import seed_triage_rules
 from monitoring.models import SocialAccount
 from monitoring.pipeline import ingest

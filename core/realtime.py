@@ -50,7 +50,7 @@ def send_events(deliveries: list[tuple[str, dict[str, Any]]]) -> None:
 
 def groups_for_user(user: Any) -> list[str]:
     """The groups a connected user's socket joins."""
-    from agents.roles import is_supervisor
+    from core.roles import is_supervisor
 
     groups = [user_group(user.pk)]
     if is_supervisor(user):

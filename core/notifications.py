@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 
-from contactcenter import realtime
+from core import realtime
 
 logger = logging.getLogger(__name__)
 

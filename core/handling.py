@@ -16,9 +16,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contactcenter.core.actions import record_event
-from contactcenter.core.models import Conversation, EventKind, Note, WorkSession
-from contactcenter.errors import Invalid
+from core.actions import record_event
+from core.errors import Invalid
+from core.models import Conversation, EventKind, Note, WorkSession
 
 MAX_SESSION_SECONDS = 4 * 3600
 """A session left open (a closed laptop) counts at most this long."""

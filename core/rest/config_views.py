@@ -15,7 +15,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from contactcenter.api.schema import error_responses
+from core.rest.schema import error_responses
 
 UINT32_MAX = 2_147_483_647
 """The largest value a PositiveIntegerField takes on every database."""

@@ -1,10 +1,10 @@
-"""Celery tasks for the core app: thin adapters around ``contactcenter.core.webhooks``."""
+"""Celery tasks for the core app: thin adapters around ``core.webhooks``."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from contactcenter.core.webhooks import do_deliver, due_deliveries
+from core.webhooks import do_deliver, due_deliveries
 
 
 @shared_task(ignore_result=True, soft_time_limit=30, time_limit=40)

@@ -17,10 +17,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contactcenter.api.permissions import IsAgent
-from contactcenter.api.schema import RefSerializer, error_responses
-from contactcenter.core.models import Contact, Conversation, Identity
-from contactcenter.core.queries import access_contact, contact_conversations, visible_contacts
+from core.models import Contact, Conversation, Identity
+from core.queries import access_contact, contact_conversations, visible_contacts
+from core.rest.permissions import IsAgent
+from core.rest.schema import RefSerializer, error_responses
 
 TAGS = ["contacts"]
 

@@ -22,14 +22,15 @@ from typing import Any
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from contactcenter.core.actions import (
+from core.actions import (
     announce_conversations,
     do_abandon_conversation,
     do_transition,
     reopen_conversation,
 )
-from contactcenter.core.bulk import insert_dicts, insert_rows, update_rows
-from contactcenter.core.models import (
+from core.bulk import insert_dicts, insert_rows, update_rows
+from core.errors import Conflict, Invalid
+from core.models import (
     Channel,
     Contact,
     Conversation,
@@ -40,12 +41,11 @@ from contactcenter.core.models import (
     Message,
     WebhookEvent,
 )
-from contactcenter.core.models import (
+from core.models import (
     ConversationState as S,
 )
-from contactcenter.core.posts import UNTRIAGED, Deletion, InboundPost, Triage
-from contactcenter.core.webhooks import emit_conversations
-from contactcenter.errors import Conflict, Invalid
+from core.posts import UNTRIAGED, Deletion, InboundPost, Triage
+from core.webhooks import emit_conversations
 from routing.sla import NextResponse
 
 logger = logging.getLogger(__name__)

@@ -21,9 +21,10 @@ from django.db import transaction
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
-from contactcenter import realtime
-from contactcenter.core.bulk import insert_dicts, update_rows
-from contactcenter.core.models import (
+from core import realtime
+from core.bulk import insert_dicts, update_rows
+from core.errors import Conflict, Invalid
+from core.models import (
     OPEN_STATES,
     Channel,
     Contact,
@@ -38,12 +39,11 @@ from contactcenter.core.models import (
     SLAStatus,
     WebhookEvent,
 )
-from contactcenter.core.models import (
+from core.models import (
     ConversationState as S,
 )
-from contactcenter.core.webhooks import emit_conversations
-from contactcenter.errors import Conflict, Invalid
-from contactcenter.notifications import notify_by_rules
+from core.notifications import notify_by_rules
+from core.webhooks import emit_conversations
 
 if TYPE_CHECKING:
     from routing.sla import BusinessHours

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from agents.roles import is_supervisor
-from contactcenter.core.models import OPEN_STATES, Contact, Conversation, ConversationState, Event, Identity, Message
-from contactcenter.errors import NotFound, PermissionDenied
+from core.errors import NotFound, PermissionDenied
+from core.models import OPEN_STATES, Contact, Conversation, ConversationState, Event, Identity, Message
+from core.roles import is_supervisor
 
 
 def visible_conversations(user: Any) -> QuerySet[Conversation]:

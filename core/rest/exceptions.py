@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
-from contactcenter.errors import ContactCenterError
+from core.errors import ContactCenterError
 
 logger = logging.getLogger(__name__)
 

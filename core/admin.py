@@ -12,8 +12,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from contactcenter.core.actions import do_close_conversation, do_merge_contacts, do_resolve_conversation
-from contactcenter.core.models import (
+from core.actions import do_close_conversation, do_merge_contacts, do_resolve_conversation
+from core.errors import ContactCenterError
+from core.models import (
     WEBHOOK_EVENT_CHOICES,
     Contact,
     ContactMerge,
@@ -27,7 +28,6 @@ from contactcenter.core.models import (
     WebhookEndpoint,
     WorkSession,
 )
-from contactcenter.errors import ContactCenterError
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

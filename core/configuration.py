@@ -17,7 +17,7 @@ from django import forms
 from django.db import models, transaction
 from django.forms.models import model_to_dict
 
-from contactcenter.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid
 
 M = TypeVar("M", bound=models.Model)
 

@@ -27,8 +27,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from contactcenter.core.models import Conversation, WebhookDelivery, WebhookEndpoint
-from contactcenter.core.models import WebhookDeliveryStatus as Status
+from core.models import Conversation, WebhookDelivery, WebhookEndpoint
+from core.models import WebhookDeliveryStatus as Status
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def _create(endpoints: list[WebhookEndpoint], event: str, payloads: list[dict[st
 
 def enqueue(delivery_ids: list[int]) -> None:
     """One task per delivery. Never raises: the action that emitted has committed and must not fail now."""
-    from contactcenter.core.tasks import deliver_webhook  # tasks import this module
+    from core.tasks import deliver_webhook  # tasks import this module
 
     for delivery_id in delivery_ids:
         try:
