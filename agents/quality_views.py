@@ -28,7 +28,7 @@ from agents.quality_actions import (
 )
 from agents.quality_forms import PeriodForm, SampleForm, TrainingForm
 from agents.quality_models import CriterionKind
-from agents.queries import thread_with_context
+from console.queries import thread_with_context
 from core.errors import ContactCenterError, Invalid
 from core.queries import conversation_timeline
 from core.roles import is_supervisor

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "axes",
     "core",
     "agents",
+    "console",
     "routing",
     "monitoring",
     "responses",

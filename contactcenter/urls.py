@@ -3,8 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from agents import conversation_views as conversation
-from agents import views as agent_views
+from console import conversation_views as conversation
+from console import views as console_views
 from contactcenter import health
 from contactcenter.api.views import NoSuchEndpointView
 from monitoring import webhooks
@@ -21,10 +21,10 @@ urlpatterns = [
     path("reports/", reporting_views.reports_index, name="reports"),
     path("reports/<slug:name>/", reporting_views.report_page, name="report"),
     path("staffing/", reporting_views.staffing_page, name="staffing"),
-    path("inbox/", agent_views.inbox, name="inbox"),
-    path("inbox/live/", agent_views.inbox_live, name="inbox-live"),
-    path("presence/", agent_views.set_presence, name="presence"),
-    path("inbox/next/", agent_views.get_next, name="get-next"),
+    path("inbox/", console_views.inbox, name="inbox"),
+    path("inbox/live/", console_views.inbox_live, name="inbox-live"),
+    path("presence/", console_views.set_presence, name="presence"),
+    path("inbox/next/", console_views.get_next, name="get-next"),
     path("conversations/<int:conversation_id>/", conversation.conversation_detail, name="conversation"),
     path("conversations/<int:conversation_id>/live/", conversation.conversation_live, name="conversation-live"),
     path("conversations/<int:conversation_id>/reply/", conversation.reply, name="reply"),

@@ -130,6 +130,9 @@ OPEN_STATES = (
     ConversationState.WAITING,
 )
 
+HOLDING_STATES = (ConversationState.ASSIGNED, ConversationState.WAITING)
+"""States in which a conversation takes up its agent's capacity."""
+
 
 class Sentiment(models.TextChoices):
     NEGATIVE = "negative", "Negative"

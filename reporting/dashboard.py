@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from agents.models import AgentProfile
 from core.models import (
+    HOLDING_STATES,
     OPEN_STATES,
     Channel,
     Conversation,
@@ -50,7 +51,6 @@ from core.models import (
     SLAStatus,
 )
 from core.models import ConversationState as S
-from routing.engine import HOLDING_STATES
 
 WAITING_STATES = (S.NEW, S.QUEUED)
 """Open and not yet with an agent: what makes up a queue's depth."""

@@ -43,12 +43,9 @@ from django.utils import timezone
 from agents.models import AgentProfile, AgentSkill, Presence
 from core.actions import do_assign_conversations, do_transfer_to_queue
 from core.errors import Conflict
-from core.models import Conversation, ConversationSkill
+from core.models import HOLDING_STATES, Conversation, ConversationSkill
 from core.models import ConversationState as S
 from routing.models import ChannelWeight, OverflowKind, OverflowStep, Queue, QueueSkill, RoutingMode
-
-HOLDING_STATES = (S.ASSIGNED, S.WAITING)
-"""States in which a conversation takes up its agent's capacity."""
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from agents.queries import journey
+from console.queries import journey
 from core.actions import do_resolve_conversation
 from core.models import Conversation, Delivery, Direction, Event, EventKind, Message
 from core.models import ConversationState as S

@@ -199,7 +199,7 @@ def test_admin_change_pages_show_customer_text_as_text(hostile: Conversation, ad
 
 
 def test_attachments_link_only_to_web_addresses() -> None:
-    from agents.templatetags.console import attachments, web_url
+    from console.templatetags.console import attachments, web_url
 
     raw = {
         "message": {

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from agents import api as agents_api
 from agents import api_agents
+from console import api as console_api
 from core import api as core_api
 from reporting import api as reporting_api
 from responses import api as responses_api
@@ -22,15 +22,15 @@ urlpatterns = [
 ]
 
 urlpatterns += [
-    path("conversations/", agents_api.ConversationListView.as_view(), name="api-conversations"),
+    path("conversations/", console_api.ConversationListView.as_view(), name="api-conversations"),
     path(
         "conversations/<int:conversation_id>/",
-        agents_api.ConversationDetailView.as_view(),
+        console_api.ConversationDetailView.as_view(),
         name="api-conversation",
     ),
     path(
         "conversations/<int:conversation_id>/messages/",
-        agents_api.ConversationMessagesView.as_view(),
+        console_api.ConversationMessagesView.as_view(),
         name="api-conversation-messages",
     ),
     path(
@@ -40,30 +40,30 @@ urlpatterns += [
     ),
     path(
         "conversations/<int:conversation_id>/replies/",
-        agents_api.ReplyCreateView.as_view(),
+        console_api.ReplyCreateView.as_view(),
         name="api-conversation-replies",
     ),
     path(
         "conversations/<int:conversation_id>/transfer/",
-        agents_api.TransferView.as_view(),
+        console_api.TransferView.as_view(),
         name="api-conversation-transfer",
     ),
     path(
         "conversations/<int:conversation_id>/escalate/",
-        agents_api.EscalateView.as_view(),
+        console_api.EscalateView.as_view(),
         name="api-conversation-escalate",
     ),
     path(
         "conversations/<int:conversation_id>/resolve/",
-        agents_api.ResolveView.as_view(),
+        console_api.ResolveView.as_view(),
         name="api-conversation-resolve",
     ),
     path("contacts/", core_api.ContactListView.as_view(), name="api-contacts"),
     path("contacts/<int:contact_id>/", core_api.ContactDetailView.as_view(), name="api-contact"),
-    path("contacts/<int:contact_id>/merge/", agents_api.ContactMergeView.as_view(), name="api-contact-merge"),
+    path("contacts/<int:contact_id>/merge/", console_api.ContactMergeView.as_view(), name="api-contact-merge"),
     path("agents/", api_agents.AgentListView.as_view(), name="api-agents"),
     path("agents/me/", api_agents.AgentMeView.as_view(), name="api-agent-me"),
-    path("agents/me/presence/", agents_api.PresenceView.as_view(), name="api-agent-presence"),
+    path("agents/me/presence/", console_api.PresenceView.as_view(), name="api-agent-presence"),
     path("agents/<int:user_id>/", api_agents.AgentDetailView.as_view(), name="api-agent"),
 ]
 

@@ -12,9 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from agents import queries
 from agents.actions import do_set_presence
 from agents.models import AwayReason, Presence
+from agents.queries import profile_of
+from console import queries
 from core.errors import ContactCenterError, NotFound
 from core.roles import is_supervisor
 from routing.actions import do_get_next
@@ -23,7 +24,7 @@ from routing.actions import do_get_next
 def _inbox_context(request: HttpRequest) -> dict[str, object]:
     return {
         "conversations": queries.inbox_for(request.user),
-        "profile": queries.profile_of(request.user),
+        "profile": profile_of(request.user),
         "presences": Presence.choices,
         "away_reasons": AwayReason.choices,
         "pull": queries.has_pull_queue(),
@@ -33,18 +34,18 @@ def _inbox_context(request: HttpRequest) -> dict[str, object]:
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    return render(request, "agents/inbox.html", _inbox_context(request))
+    return render(request, "console/inbox.html", _inbox_context(request))
 
 
 @login_required
 def inbox_live(request: HttpRequest) -> HttpResponse:
-    return render(request, "agents/_inbox_list.html", _inbox_context(request))
+    return render(request, "console/_inbox_list.html", _inbox_context(request))
 
 
 @login_required
 @require_POST
 def set_presence(request: HttpRequest) -> HttpResponse:
-    profile = queries.profile_of(request.user)
+    profile = profile_of(request.user)
     if profile is None:
         raise NotFound("You have no agent profile.")
     try:

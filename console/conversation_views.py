@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
-from agents import queries as console
+from console import queries as console
 from core.actions import (
     allowed_transitions,
     do_escalate_conversation,
@@ -72,7 +72,7 @@ def _page(request: HttpRequest, conversation: Conversation, *, status: int = 200
         "limit": check_reply(conversation.channel, "x", last_customer_message_at=None, now=timezone.now()).limit,
         **extra,
     }
-    return render(request, "agents/conversation.html", context, status=status)
+    return render(request, "console/conversation.html", context, status=status)
 
 
 @login_required
@@ -89,7 +89,7 @@ def conversation_live(request: HttpRequest, conversation_id: int) -> HttpRespons
     conversation = access_conversation(request.user, conversation_id)
     return render(
         request,
-        "agents/_thread.html",
+        "console/_thread.html",
         {
             "conversation": conversation,
             "thread": _with_context(conversation),

@@ -19,9 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents import queries as console
 from agents.actions import do_set_presence
 from agents.models import AwayReason, Presence
+from agents.queries import profile_of
 from core.actions import (
     do_escalate_conversation,
     do_merge_contacts,
@@ -471,7 +471,7 @@ class PresenceView(APIView):
         responses={200: OutputSerializer, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request: Request) -> Response:
-        profile = console.profile_of(request.user)
+        profile = profile_of(request.user)
         if profile is None:
             raise NotFound("You have no agent profile.")
         data = self.InputSerializer(data=request.data)

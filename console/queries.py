@@ -1,0 +1,80 @@
+"""Reads for the agent console: the inbox, a customer's journey, where work can be transferred."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import F, Q, QuerySet
+
+from agents.models import Presence
+from core.models import Contact, Conversation, Delivery, Message
+from core.models import ConversationState as S
+from core.queries import conversation_thread
+from routing.models import Queue, RoutingMode
+
+INBOX_STATES = (S.ASSIGNED, S.WAITING)
+
+
+def inbox_for(user: Any) -> list[Conversation]:
+    """The agent's conversations: waiting on us first, most urgent first, then those waiting on the customer."""
+    rows = (
+        Conversation.objects.filter(assigned_agent=user, state__in=INBOX_STATES)
+        .select_related("contact", "queue")
+        .order_by("state", "-priority", "first_response_due", "waiting_since", "pk")
+    )
+    return list(rows)
+
+
+def journey(contact: Contact, limit: int = 50) -> list[Conversation]:
+    """Every conversation with this customer on every channel, newest first, with its CSAT score (or None)."""
+    return list(
+        contact.conversations.select_related("assigned_agent", "last_agent", "queue")
+        .annotate(csat_score=F("survey_invitation__score"))  # a LEFT JOIN on the one-to-one: no query per row
+        .order_by("-created_at")[:limit]
+    )
+
+
+def transfer_queues() -> QuerySet[Queue]:
+    return Queue.objects.order_by("name")
+
+
+def transfer_agents(exclude_user_id: int | None) -> list[tuple[int, str]]:
+    """Agents who could take work now (available or busy), by name: ``(user id, name)`` pairs.
+
+    Plain rows, not users: every conversation page lists them, and with a few
+    hundred agents building the model instances was most of the page's cost.
+    """
+    User = get_user_model()
+    rows = (
+        User.objects.filter(is_active=True, agent_profile__presence__in=[Presence.AVAILABLE, Presence.BUSY])
+        .exclude(pk=exclude_user_id or 0)
+        .order_by("first_name", "username")
+        .values_list("pk", "first_name", "last_name", "username")
+    )
+    return [(pk, f"{first} {last}".strip() or username) for pk, first, last, username in rows]
+
+
+def has_pull_queue() -> bool:
+    return Queue.objects.filter(mode=RoutingMode.PULL).exists()
+
+
+def held_reply_count() -> int:
+    return Message.objects.filter(delivery=Delivery.PENDING_APPROVAL).count()
+
+
+def pending_or_failed(conversation: Conversation) -> QuerySet[Message]:
+    return conversation.messages.filter(Q(delivery=Delivery.FAILED) | Q(delivery=Delivery.PENDING_APPROVAL))
+
+
+def thread_with_context(conversation: Conversation) -> list[tuple[Message, Message | None]]:
+    """Each message with the post it answers (ours, the customer's, or the page's own post), if stored."""
+    thread = conversation_thread(conversation)
+    wanted = {m.in_reply_to_external_id for m in thread if m.in_reply_to_external_id}
+    parents = {
+        m.external_id: m
+        for m in Message.objects.filter(platform=conversation.platform, external_id__in=wanted).select_related(
+            "author_identity", "author_agent"
+        )
+    }
+    return [(m, parents.get(m.in_reply_to_external_id)) for m in thread]
