@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from agents.models import AgentProfile, Presence
 from agents.roles import AGENT
-from contactcenter.core.benchtable import Target
+from bench.table import Target
 from contactcenter.core.bulk import insert_dicts
 from contactcenter.core.models import (
     Channel,
