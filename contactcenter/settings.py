@@ -15,6 +15,7 @@ in-process; Redis without PostgreSQL keeps SQLite.
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -99,6 +100,11 @@ INSTALLED_APPS = [
     "reporting",
     "contactcenter",  # the project itself: the serve and seed_demo commands
 ]
+# Benchmarks and the load driver (``manage.py bench``, ``bench_table``) are a dev-only
+# package: present in a checkout, absent from the production image (.dockerignore).
+# Nothing in the product imports it; only its management commands need the app.
+if importlib.util.find_spec("bench") is not None:
+    INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,7 +1,7 @@
 """``bench reports``: the generated history is consistent with what the actions write, and the run reports its figures.
 
 A small history (2,000 conversations over 14 days) on the test database,
-generated once for the module's tests through ``reporting.bench.run``.
+generated once for the module's tests through ``bench.reports.run``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from django.db.models import Count, F, Max, Min, Q
 
+from bench import reports
 from core.models import OPEN_STATES, Conversation, Event, EventKind, Message
 from core.models import ConversationState as S
-from reporting import bench
 from reporting.forms import REPORTS
 
 pytestmark = pytest.mark.django_db
@@ -24,11 +24,11 @@ CONVERSATIONS = 2_000
 
 @pytest.fixture
 def figures() -> dict[str, Any]:
-    return bench.run({"conversations": CONVERSATIONS, "days": 14, "window_days": 7, "repeat": 1, "seed": 3})
+    return reports.run({"conversations": CONVERSATIONS, "days": 14, "window_days": 7, "repeat": 1, "seed": 3})
 
 
 def generation_time() -> datetime:
-    return bench._existing_dataset(bench.Params(CONVERSATIONS, 14, 3)) or datetime.max
+    return reports._existing_dataset(reports.Params(CONVERSATIONS, 14, 3)) or datetime.max
 
 
 def test_it_generates_a_consistent_history_and_times_every_report(figures: dict[str, Any]) -> None:
@@ -113,8 +113,8 @@ def ledger_rows_carry_what_the_actions_copy_onto_them() -> None:
 
 def test_a_kept_database_with_the_same_parameters_is_reused(figures: dict[str, Any]) -> None:
     rows = Event.objects.count()
-    again = bench.run({"conversations": CONVERSATIONS, "days": 14, "window_days": 7, "repeat": 1, "seed": 3})
+    again = reports.run({"conversations": CONVERSATIONS, "days": 14, "window_days": 7, "repeat": 1, "seed": 3})
     assert again["reused_dataset"] is True
     assert Event.objects.count() == rows == again["rows"]
     with pytest.raises(ValueError, match="generated with"):
-        bench.run({"conversations": CONVERSATIONS + 1, "days": 14, "window_days": 7, "repeat": 1, "seed": 3})
+        reports.run({"conversations": CONVERSATIONS + 1, "days": 14, "window_days": 7, "repeat": 1, "seed": 3})

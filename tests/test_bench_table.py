@@ -10,10 +10,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from core.benchtable import Target, markdown, table
-from core.management.commands import bench_table
-from core.management.commands.bench import BENCHMARKS
-from routing import bench as routing_bench
+from bench import routing as routing_bench
+from bench.management.commands import bench_table
+from bench.management.commands.bench import BENCHMARKS
+from bench.table import Target, markdown, table
 
 
 def test_each_target_is_met_or_not_and_a_missing_figure_fails() -> None:

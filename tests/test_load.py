@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from contactcenter import loadtest
+from bench import load
 from core.models import Conversation, Message
 from monitoring.models import SocialAccount
 from routing.models import Queue
@@ -24,14 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_percentiles_are_nearest_rank_and_none_without_values() -> None:
     values = [float(v) for v in range(1, 101)]
 
-    assert loadtest.percentile(values, 50) == 50.0
-    assert loadtest.percentile(values, 99) == 99.0
-    assert loadtest.percentile([7.0], 99) == 7.0
-    assert loadtest.percentile([], 50) is None
+    assert load.percentile(values, 50) == 50.0
+    assert load.percentile(values, 99) == 99.0
+    assert load.percentile([7.0], 99) == 7.0
+    assert load.percentile([], 50) is None
 
 
 def test_the_recorder_counts_5xx_and_failures_as_errors_and_4xx_apart() -> None:
-    recorder = loadtest.Recorder()
+    recorder = load.Recorder()
     for status in (200, 200, 404, 500, None):
         recorder.request("inbox_page", 0.010, status)
 
@@ -46,23 +46,23 @@ def test_the_recorder_counts_5xx_and_failures_as_errors_and_4xx_apart() -> None:
 @pytest.mark.django_db
 def test_the_surge_deliveries_are_accepted_by_the_real_webhooks_one_conversation_per_post(settings: Any) -> None:
     settings.X_CONSUMER_SECRET, settings.FACEBOOK_APP_SECRET = "x-secret", "fb-secret"
-    loadtest.create_configuration()
+    load.create_configuration()
     now = datetime.now(UTC)
-    x_ids, x_payload = loadtest.x_delivery(range(0, 3), now)
-    fb_ids, fb_payload = loadtest.facebook_delivery(range(3, 6), now)
+    x_ids, x_payload = load.x_delivery(range(0, 3), now)
+    fb_ids, fb_payload = load.facebook_delivery(range(3, 6), now)
     x_body, fb_body = json.dumps(x_payload).encode(), json.dumps(fb_payload).encode()
 
     x = Client().post(
         "/webhooks/x/",
         data=x_body,
         content_type="application/json",
-        headers={"x-twitter-webhooks-signature": loadtest.x_signature("x-secret", x_body)},
+        headers={"x-twitter-webhooks-signature": load.x_signature("x-secret", x_body)},
     )
     fb = Client().post(
         "/webhooks/facebook/",
         data=fb_body,
         content_type="application/json",
-        headers={"X-Hub-Signature-256": loadtest.facebook_signature("fb-secret", fb_body)},
+        headers={"X-Hub-Signature-256": load.facebook_signature("fb-secret", fb_body)},
     )
 
     assert (x.status_code, x.json()["stored"]) == (200, 3)
@@ -77,7 +77,7 @@ def test_the_surge_deliveries_are_accepted_by_the_real_webhooks_one_conversation
 
 @pytest.mark.django_db
 def test_agents_get_a_working_session_and_api_token_without_logging_in() -> None:
-    [agent] = loadtest.create_agents(1, capacity=100)
+    [agent] = load.create_agents(1, capacity=100)
 
     browser = Client()
     browser.cookies["sessionid"] = agent.session_key
@@ -99,12 +99,12 @@ def production_configured() -> bool:
 @pytest.mark.skipif(not production_configured(), reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL")
 def test_a_small_load_run_captures_every_post_once_and_measures_capture_to_inbox() -> None:
     """The quick sizes against uvicorn, Celery worker and beat: every post once, every figure measured."""
-    command = [sys.executable, "manage.py", "bench", "load", "--json", *loadtest.QUICK_ARGS]
+    command = [sys.executable, "manage.py", "bench", "load", "--json", *load.QUICK_ARGS]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-4000:]
     result = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
 
-    posts = int(loadtest.QUICK_ARGS[loadtest.QUICK_ARGS.index("--load-posts") + 1])
+    posts = int(load.QUICK_ARGS[load.QUICK_ARGS.index("--load-posts") + 1])
     assert (result["posts_sent"], result["posts_stored"]) == (posts, posts)
     assert result["posts_unsent"] == result["posts_missing"] == result["posts_duplicated"] == 0
     assert result["polled_posts_stored"] > 0, "beat polled the sandbox through the real polling path"

@@ -1,7 +1,7 @@
 """``python manage.py bench NAME [--json]``: run one benchmark against a scratch database.
 
-Each benchmark lives beside the code it measures (``monitoring/bench.py``,
-...) as a function that takes the parsed options and returns a dict of
+Each benchmark is a module of this dev-only package (``bench/ingest.py``,
+...) with a function that takes the parsed options and returns a dict of
 figures. The command creates a fresh database on the configured server (a
 test database, as the test runner does), runs the benchmark there, drops it,
 and prints the figures with the machine and the date.
@@ -23,14 +23,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 
-from contactcenter.loadtest import add_arguments as load_arguments
+from bench.load import add_arguments as load_arguments
 
 BENCHMARKS: dict[str, str] = {
-    "inbox": "agents.bench",
-    "ingest": "monitoring.bench",
-    "reports": "reporting.bench",
-    "load": "contactcenter.loadtest",
-    "routing": "routing.bench",
+    "inbox": "bench.inbox",
+    "ingest": "bench.ingest",
+    "reports": "bench.reports",
+    "load": "bench.load",
+    "routing": "bench.routing",
 }
 
 

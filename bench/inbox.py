@@ -40,7 +40,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
 from agents.models import AgentProfile, Presence
-from core.benchtable import Target
+from bench.table import Target
 from core.bulk import insert_dicts
 from core.models import (
     Channel,

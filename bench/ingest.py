@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from core.benchtable import Target
+from bench.table import Target
 from core.models import Conversation, Event, Message
 from monitoring.demo import seed_triage_rules
 from monitoring.pipeline import ingest

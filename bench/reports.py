@@ -66,7 +66,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.models import AgentProfile, Presence, PresenceChange, Team
-from core.benchtable import Target
+from bench.table import Target
 from core.bulk import insert_rows
 from core.models import (
     Channel,

@@ -29,7 +29,7 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from agents.models import AgentProfile, AgentSkill, Presence
-from core.benchtable import Target
+from bench.table import Target
 from core.bulk import insert_dicts
 from core.models import Channel, Contact, Conversation, ConversationSkill, ConversationState, Event
 from routing.actions import do_route_queued

@@ -37,8 +37,8 @@ external id in ``Message``; none may be missing, none stored twice, and no
 
 Why asyncio and not locust: locust's users are gevent greenlets and it has no
 websocket client of its own; 200 long-lived sockets time-stamping every frame
-next to HTTP users, on one clock, is what asyncio and ``websockets`` (already a
-dependency) do natively. HTTP goes through ``requests`` (also a dependency) on
+next to HTTP users, on one clock, is what asyncio and ``websockets`` (already in
+requirements-dev.txt) do natively. HTTP goes through ``requests`` (also there) on
 a thread pool with one thread per user, so nothing new is installed and the
 measured latency includes no queueing inside the driver.
 
@@ -95,7 +95,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from agents.actions import do_create_user
-from core.benchtable import Target
+from bench.table import Target
 from core.models import Conversation, Direction, Message
 from core.roles import AGENT
 from monitoring.models import SocialAccount

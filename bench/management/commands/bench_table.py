@@ -23,8 +23,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from core.benchtable import markdown, table
-from core.management.commands.bench import BENCHMARKS, machine
+from bench.management.commands.bench import BENCHMARKS, machine
+from bench.table import markdown, table
 
 MARKERS = ("<!-- bench-table -->", "<!-- /bench-table -->")
 
