@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "monitoring",
     "responses",
     "reporting",
+    "quality",
 ]
 
 MIDDLEWARE = [
