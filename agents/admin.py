@@ -89,6 +89,3 @@ class PresenceChangeAdmin(ReadOnlyAdmin):
 class TeamAdmin(admin.ModelAdmin):
     list_display = ["name"]
     search_fields = ["name"]
-
-
-from agents import quality_admin  # noqa: E402, F401  (registers the QA models)

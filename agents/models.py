@@ -103,35 +103,3 @@ class PresenceChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent}: {self.previous} → {self.presence}"
-
-
-# Quality assurance lives in its own module; imported here so Django finds its models.
-from agents.quality_models import (  # noqa: E402
-    CriterionKind,
-    QaCriterion,
-    QaForm,
-    QaReview,
-    QaSample,
-    ReviewStatus,
-    SampleMode,
-    TrainingRecord,
-    TrainingStatus,
-)
-
-__all__ = [
-    "AgentProfile",
-    "AgentSkill",
-    "AwayReason",
-    "CriterionKind",
-    "Presence",
-    "PresenceChange",
-    "QaCriterion",
-    "QaForm",
-    "QaReview",
-    "QaSample",
-    "ReviewStatus",
-    "SampleMode",
-    "Team",
-    "TrainingRecord",
-    "TrainingStatus",
-]

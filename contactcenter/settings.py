@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "monitoring",
     "responses",
     "reporting",
+    "quality",
     "contactcenter",  # the project itself: the serve and seed_demo commands
 ]
 # Benchmarks and the load driver (``manage.py bench``, ``bench_table``) are a dev-only

@@ -40,7 +40,7 @@ urlpatterns = [
     path("approvals/", response_views.approvals, name="approvals"),
     path("approvals/<int:message_id>/approve/", response_views.approve, name="approve"),
     path("approvals/<int:message_id>/reject/", response_views.reject, name="reject"),
-    path("qa/", include("agents.quality_urls")),
+    path("qa/", include("quality.urls")),
     path("csat/<str:token>/", response_views.csat_survey, name="csat-survey"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

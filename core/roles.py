@@ -18,7 +18,7 @@ from django.db.models import Q
 AGENT, SUPERVISOR, ADMIN = "agent", "supervisor", "admin"
 ROLES = (AGENT, SUPERVISOR, ADMIN)
 
-SWITCHBOARD_APPS = ("core", "agents", "routing", "monitoring", "responses", "reporting")
+SWITCHBOARD_APPS = ("core", "agents", "routing", "monitoring", "responses", "reporting", "quality")
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     AGENT: [
@@ -62,18 +62,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "responses.delete_reviewrule",
         "core.view_note",
         "core.view_worksession",
-        "agents.view_qaform",
-        "agents.add_qaform",
-        "agents.change_qaform",
-        "agents.view_qacriterion",
-        "agents.add_qacriterion",
-        "agents.change_qacriterion",
-        "agents.delete_qacriterion",
-        "agents.view_qareview",
-        "agents.view_qasample",
-        "agents.view_trainingrecord",
-        "agents.add_trainingrecord",
-        "agents.change_trainingrecord",
+        "quality.view_qaform",
+        "quality.add_qaform",
+        "quality.change_qaform",
+        "quality.view_qacriterion",
+        "quality.add_qacriterion",
+        "quality.change_qacriterion",
+        "quality.delete_qacriterion",
+        "quality.view_qareview",
+        "quality.view_qasample",
+        "quality.view_trainingrecord",
+        "quality.add_trainingrecord",
+        "quality.change_trainingrecord",
     ],
 }
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.quality_actions import SampleFilter, check_create_targeted_sample
-from agents.quality_models import CriterionKind, QaCriterion, QaForm, QaReview
 from core.models import Conversation
 from core.models import ConversationState as S
 from core.posts import InboundPost
+from quality.actions import SampleFilter, check_create_targeted_sample
+from quality.models import CriterionKind, QaCriterion, QaForm, QaReview
 from tests.states import conversation_in_state
 
 

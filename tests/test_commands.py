@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from agents.models import QaCriterion, QaForm
 from core.models import Conversation, Message
+from quality.models import QaCriterion, QaForm
 from routing.models import Queue
 
 

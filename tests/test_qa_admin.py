@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from agents.quality_models import QaCriterion, QaForm
+from quality.models import QaCriterion, QaForm
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def form_data(*criteria: dict[str, Any], active: bool = True, **fields: Any) -> 
 
 def test_a_form_with_weighted_criteria_is_saved(as_supervisor: Client) -> None:
     response = as_supervisor.post(
-        reverse("admin:agents_qaform_add"),
+        reverse("admin:quality_qaform_add"),
         form_data({"label": "Tone"}, {"label": "Compliance", "kind": "pass_fail", "critical": "on", "weight": "3"}),
     )
     assert response.status_code == 302, response.content.decode()
@@ -54,27 +54,27 @@ def test_a_form_with_weighted_criteria_is_saved(as_supervisor: Client) -> None:
 
 @pytest.mark.parametrize("weight", ["0", "-1"])
 def test_a_weight_of_zero_or_less_is_refused(as_supervisor: Client, weight: str) -> None:
-    response = as_supervisor.post(reverse("admin:agents_qaform_add"), form_data({"weight": weight}))
+    response = as_supervisor.post(reverse("admin:quality_qaform_add"), form_data({"weight": weight}))
     assert response.status_code == 200
     assert "Ensure this value is greater than or equal to" in response.content.decode()
     assert not QaForm.objects.exists() and not QaCriterion.objects.exists()
 
 
 def test_max_points_of_zero_is_refused(as_supervisor: Client) -> None:
-    response = as_supervisor.post(reverse("admin:agents_qaform_add"), form_data({"max_points": "0"}))
+    response = as_supervisor.post(reverse("admin:quality_qaform_add"), form_data({"max_points": "0"}))
     assert response.status_code == 200
     assert not QaForm.objects.exists()
 
 
 def test_an_active_form_without_criteria_is_refused(as_supervisor: Client) -> None:
-    response = as_supervisor.post(reverse("admin:agents_qaform_add"), form_data())
+    response = as_supervisor.post(reverse("admin:quality_qaform_add"), form_data())
     assert response.status_code == 200
     assert "Add at least one criterion before making the form active." in response.content.decode()
     assert not QaForm.objects.exists()
 
 
 def test_an_inactive_draft_may_have_no_criteria_yet(as_supervisor: Client) -> None:
-    response = as_supervisor.post(reverse("admin:agents_qaform_add"), form_data(active=False))
+    response = as_supervisor.post(reverse("admin:quality_qaform_add"), form_data(active=False))
     assert response.status_code == 302
     assert QaForm.objects.get().active is False
 
@@ -97,7 +97,7 @@ def test_deleting_the_last_criterion_of_an_active_form_is_refused(as_supervisor:
             "criteria-0-DELETE": "on",
         }
     )
-    response = as_supervisor.post(reverse("admin:agents_qaform_change", args=[form.pk]), data)
+    response = as_supervisor.post(reverse("admin:quality_qaform_change", args=[form.pk]), data)
     assert response.status_code == 200
     assert "Add at least one criterion" in response.content.decode()
     assert QaCriterion.objects.filter(pk=only.pk).exists()
@@ -105,5 +105,5 @@ def test_deleting_the_last_criterion_of_an_active_form_is_refused(as_supervisor:
 
 def test_agents_cannot_open_qa_forms_in_the_admin(client: Client, agent: Any) -> None:
     client.force_login(agent)
-    response = client.get(reverse("admin:agents_qaform_changelist"))
+    response = client.get(reverse("admin:quality_qaform_changelist"))
     assert response.status_code == 302  # agents are not staff: the admin sends them to its login

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agents.quality_models import QaReview, ReviewStatus
+from quality.models import QaReview, ReviewStatus
 from routing.models import Queue
 from tests import test_browser as browser
 from tests.qa_data import pending_review, resolved, standard_form

@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from agents.quality_models import QaForm, QaReview, ReviewStatus, TrainingRecord
 from core.models import Conversation
+from quality.models import QaForm, QaReview, ReviewStatus, TrainingRecord
 from routing.models import Queue
 from tests.qa_data import criterion, pending_review, resolved, standard_form
 

@@ -9,18 +9,18 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from agents.quality_actions import (
+from core.actions import do_escalate_conversation, do_resolve_conversation
+from core.errors import Invalid, PermissionDenied
+from core.models import Channel, Conversation
+from core.models import ConversationState as S
+from quality.actions import (
     MAX_SAMPLE,
     SampleFilter,
     check_create_random_sample,
     check_create_targeted_sample,
     sample_candidates,
 )
-from agents.quality_models import QaForm, QaReview, QaSample, ReviewStatus, SampleMode
-from core.actions import do_escalate_conversation, do_resolve_conversation
-from core.errors import Invalid, PermissionDenied
-from core.models import Channel, Conversation
-from core.models import ConversationState as S
+from quality.models import QaForm, QaReview, QaSample, ReviewStatus, SampleMode
 from responses.surveys import do_answer_survey, do_invite_to_survey
 from routing.models import Queue
 from tests.qa_data import resolved, standard_form

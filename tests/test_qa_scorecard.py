@@ -23,9 +23,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from agents.quality_queries import scorecard
 from core.models import Channel, Contact, Conversation, Event, EventKind
 from core.models import ConversationState as S
+from quality.queries import scorecard
 
 pytestmark = pytest.mark.django_db
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from agents.quality_actions import check_score_review, weighted_score
-from agents.quality_models import QaCriterion, QaReview, ReviewStatus
 from core.errors import Conflict, Invalid, PermissionDenied
 from core.models import Event, EventKind
+from quality.actions import check_score_review, weighted_score
+from quality.models import QaCriterion, QaReview, ReviewStatus
 from reporting import kpis
 from reporting.kpis import KpiFilter
 from routing.models import Queue

@@ -10,9 +10,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from agents.quality_actions import check_assign_training, check_complete_training, check_score_review
-from agents.quality_models import QaReview, TrainingRecord, TrainingStatus
 from core.errors import Conflict, Invalid, PermissionDenied
+from quality.actions import check_assign_training, check_complete_training, check_score_review
+from quality.models import QaReview, TrainingRecord, TrainingStatus
 from routing.models import Queue
 from tests.qa_data import pending_review, resolved, scores, standard_form
 

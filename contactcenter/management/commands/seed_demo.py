@@ -14,13 +14,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.actions import do_create_user, do_set_agent_skill, do_set_presence
-from agents.models import AgentProfile, CriterionKind, QaCriterion, QaForm, Team
+from agents.models import AgentProfile, Team
 from core.models import Conversation
 from core.roles import ADMIN, AGENT, SUPERVISOR
 from monitoring.demo import seed_triage_rules
 from monitoring.models import SocialAccount
 from monitoring.pipeline import ingest
 from monitoring.sandbox import SandboxSource
+from quality.models import CriterionKind, QaCriterion, QaForm
 from responses.models import KnowledgeArticle, ResponseTemplate
 from routing.models import ChannelWeight, OverflowKind, OverflowStep, Queue, QueueSkill, RoutingRule, Skill, SLAPolicy
 

@@ -16,8 +16,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from agents import quality_queries as qa
-from agents.quality_actions import (
+from console.queries import thread_with_context
+from core.errors import ContactCenterError, Invalid
+from core.queries import conversation_timeline
+from core.roles import is_supervisor
+from quality import queries as qa
+from quality.actions import (
     NA,
     check_assign_training,
     check_complete_training,
@@ -26,25 +30,21 @@ from agents.quality_actions import (
     check_score_review,
     check_supervisor,
 )
-from agents.quality_forms import PeriodForm, SampleForm, TrainingForm
-from agents.quality_models import CriterionKind
-from console.queries import thread_with_context
-from core.errors import ContactCenterError, Invalid
-from core.queries import conversation_timeline
-from core.roles import is_supervisor
+from quality.forms import PeriodForm, SampleForm, TrainingForm
+from quality.models import CriterionKind
 
 
 @login_required
 def qa_home(request: HttpRequest) -> HttpResponse:
     check_supervisor(request.user, "review conversations")
-    return render(request, "agents/qa/home.html", {"pending": qa.pending_reviews(), "recent": qa.recent_reviews()})
+    return render(request, "quality/home.html", {"pending": qa.pending_reviews(), "recent": qa.recent_reviews()})
 
 
 @login_required
 def new_sample(request: HttpRequest) -> HttpResponse:
     check_supervisor(request.user, "draw QA samples")
     if request.method != "POST":
-        return render(request, "agents/qa/new_sample.html", {"form": SampleForm.initial_form()})
+        return render(request, "quality/new_sample.html", {"form": SampleForm.initial_form()})
     form = SampleForm(request.POST)
     error = None
     if form.is_valid():
@@ -56,7 +56,7 @@ def new_sample(request: HttpRequest) -> HttpResponse:
             count = sample.reviews.count()
             messages.success(request, f"Sample drawn: {count} of {sample.requested} conversations to review.")
             return redirect("qa")
-    return render(request, "agents/qa/new_sample.html", {"form": form, "error": error}, status=400)
+    return render(request, "quality/new_sample.html", {"form": form, "error": error}, status=400)
 
 
 def _create_sample(user: Any, form: SampleForm) -> Any:
@@ -90,7 +90,7 @@ def _review_page(request: HttpRequest, review: Any, *, status: int = 200, **extr
         "training_form": TrainingForm(initial={"review": review.pk}),
         **extra,
     }
-    return render(request, "agents/qa/review.html", context, status=status)
+    return render(request, "quality/review.html", context, status=status)
 
 
 @login_required
@@ -124,7 +124,7 @@ def scorecards(request: HttpRequest) -> HttpResponse:
         return redirect("qa-scorecard", agent_id=request.user.pk)  # an agent's scorecards are their own
     period = PeriodForm.from_query(request.GET)
     rows = qa.scorecard_summaries(*period.bounds()) if period.is_valid() else []
-    return render(request, "agents/qa/scorecards.html", {"period": period, "rows": rows})
+    return render(request, "quality/scorecards.html", {"period": period, "rows": rows})
 
 
 def _scorecard_page(
@@ -135,7 +135,7 @@ def _scorecard_page(
     figures = qa.scorecard(agent.pk, *period.bounds()) if period.is_valid() else None
     return render(
         request,
-        "agents/qa/scorecard.html",
+        "quality/scorecard.html",
         {
             "agent": agent,
             "period": period,

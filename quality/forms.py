@@ -11,9 +11,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from agents.models import Team
-from agents.quality_actions import MAX_SAMPLE, SampleFilter
-from agents.quality_models import QaForm
 from core.models import Channel
+from quality.actions import MAX_SAMPLE, SampleFilter
+from quality.models import QaForm
 from routing.models import Queue
 
 DEFAULT_DAYS = 30

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from agents.quality_models import QaCriterion, QaForm, QaReview, TrainingRecord
+from quality.models import QaCriterion, QaForm, QaReview, TrainingRecord
 
 
 class CriteriaFormSet(forms.BaseInlineFormSet):

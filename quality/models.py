@@ -12,7 +12,8 @@ When it is submitted the criteria as they were then are copied onto it
 review is final: its score is on the ledger (a ``qa`` row), which is never
 rewritten.
 
-These models are imported by ``agents.models`` so Django finds them.
+The tables keep the names they had when these models lived in ``agents``
+(``agents_qaform`` and so on: ``Meta.db_table``), so moving the code moved no data.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class QaForm(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "agents_qaform"
         verbose_name = "QA form"
         ordering = ["name"]
         constraints = [models.CheckConstraint(condition=Q(pass_mark__lte=100), name="qa_form_pass_mark_range")]
@@ -74,6 +76,7 @@ class QaCriterion(models.Model):
     )
 
     class Meta:
+        db_table = "agents_qacriterion"
         verbose_name = "QA criterion"
         verbose_name_plural = "QA criteria"
         ordering = ["form", "position", "id"]
@@ -111,6 +114,7 @@ class QaSample(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "agents_qasample"
         verbose_name = "QA sample"
         ordering = ["-created_at", "-id"]
 
@@ -152,6 +156,7 @@ class QaReview(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "agents_qareview"
         verbose_name = "QA review"
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -198,6 +203,7 @@ class TrainingRecord(models.Model):
     assigned_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "agents_trainingrecord"
         ordering = ["status", "due_on", "-assigned_at"]
         constraints = [
             models.CheckConstraint(

@@ -1,8 +1,8 @@
-"""The QA pages (see ``agents.quality_views``)."""
+"""The QA pages (see ``quality.views``)."""
 
 from django.urls import path
 
-from agents import quality_views as views
+from quality import views
 
 urlpatterns = [
     path("", views.qa_home, name="qa"),

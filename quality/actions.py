@@ -16,7 +16,11 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from agents.quality_models import (
+from core.actions import record_event
+from core.errors import Conflict, Invalid, NotFound, PermissionDenied
+from core.models import Conversation, ConversationState, EventKind
+from core.roles import is_supervisor
+from quality.models import (
     CriterionKind,
     QaCriterion,
     QaForm,
@@ -27,10 +31,6 @@ from agents.quality_models import (
     TrainingRecord,
     TrainingStatus,
 )
-from core.actions import record_event
-from core.errors import Conflict, Invalid, NotFound, PermissionDenied
-from core.models import Conversation, ConversationState, EventKind
-from core.roles import is_supervisor
 
 MAX_SAMPLE = 100
 """The most conversations one sample draws (a reviewer's week, not the whole history)."""

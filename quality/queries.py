@@ -13,9 +13,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from agents.quality_models import QaReview, ReviewStatus, TrainingRecord
 from core.errors import NotFound, PermissionDenied
 from core.roles import is_supervisor
+from quality.models import QaReview, ReviewStatus, TrainingRecord
 from reporting import kpis
 from reporting.kpis import KpiFilter, Row
 
