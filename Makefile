@@ -34,11 +34,12 @@ run: install
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## lint: ruff and mypy, as CI runs them
+## lint: ruff, mypy and the import layers (lint-imports, contracts in pyproject.toml), as CI runs them
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 ## bench: every benchmark on PostgreSQL (DATABASE_URL, default the local server), one table in bench/ and README
 ## (the load benchmark also needs Redis: REDIS_URL, default the local server's database 0; give it a database no

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import AgentProfile, AgentSkill, AwayReason, Presence, PresenceChange, Team
-from core import realtime
+from core import hooks, realtime
 from core.errors import Invalid
 from core.roles import ADMIN, ROLES, SUPERVISOR
 
@@ -91,9 +91,7 @@ def do_set_presence(
         event = {"type": "agents", "op": "changed", "ids": [profile.user_id]}
         transaction.on_commit(lambda: realtime.send_event(event, [realtime.SUPERVISORS_GROUP]))
         if presence == Presence.AVAILABLE:
-            from routing.actions import request_routing
-
-            request_routing()
+            hooks.routing_wanted()
     return profile
 
 
@@ -108,8 +106,6 @@ def do_time_out_silent_agents(now: datetime | None = None) -> list[int]:
     Only agents who have had a live browser are watched: an agent who never
     connected (an integration, a seeded demo agent) has no heartbeat to lose.
     """
-    from routing.actions import do_requeue_absent_agent_work
-
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.AGENT_HEARTBEAT_TIMEOUT_SECONDS)
     silent = list(
@@ -119,5 +115,5 @@ def do_time_out_silent_agents(now: datetime | None = None) -> list[int]:
     )
     for profile in silent:
         do_set_presence(profile, Presence.OFFLINE, cause="timeout", at=now)
-        do_requeue_absent_agent_work(profile.user_id)
+        hooks.agent_timed_out(profile.user_id)  # routing re-queues their work, waiting for them (sticky)
     return [profile.user_id for profile in silent]

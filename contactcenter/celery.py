@@ -10,11 +10,6 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu.exceptions import OperationalError as BrokerUnreachable
-from redis.exceptions import RedisError
-
-BROKER_DOWN: tuple[type[Exception], ...] = (BrokerUnreachable, RedisError)
-"""What handing a task to Redis raises while Redis is down (the broker, or the cache beside it)."""
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
 

@@ -13,15 +13,15 @@ import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import DateTimeField, ExpressionWrapper, F, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from core import realtime
+from core import hooks, realtime
 from core.bulk import insert_dicts, update_rows
 from core.errors import Conflict, Invalid
 from core.models import (
@@ -44,9 +44,6 @@ from core.models import (
 )
 from core.notifications import notify_by_rules
 from core.webhooks import emit_conversations
-
-if TYPE_CHECKING:
-    from routing.sla import BusinessHours
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +176,7 @@ def do_transition(
             transition.target in (S.RESOLVED, S.CLOSED, S.QUEUED) or conversation.assigned_agent_id != previous_agent_id
         ):
             # Capacity was freed (or moved): the router may now place waiting work.
-            transaction.on_commit(_request_routing)
+            hooks.routing_wanted()
         record_event(
             transition.event,
             at=at,
@@ -190,30 +187,6 @@ def do_transition(
         )
         _announce(conversation, previous_agent_id)
     return conversation
-
-
-def _next_response_due(queue_id: int | None, start: datetime) -> datetime | None:
-    from routing.sla import next_response_due  # routing builds on core; imported late
-
-    return next_response_due(queue_id, start)
-
-
-def _business_hours() -> BusinessHours:
-    from routing.sla import BusinessHours  # routing builds on core; imported late
-
-    return BusinessHours()
-
-
-def _request_routing() -> None:
-    from routing.actions import request_routing  # routing builds on core; imported late
-
-    request_routing()
-
-
-def _due(start: datetime | None, seconds: int | None) -> datetime | None:
-    if start is None or seconds is None:
-        return None
-    return start + timedelta(seconds=seconds)
 
 
 # --- Reopening -------------------------------------------------------------------------
@@ -234,7 +207,7 @@ def reopen_conversation(conversation: Conversation, *, at: datetime, waiting_sin
             "assigned_agent": None,
             "last_agent": conversation.assigned_agent or conversation.last_agent,
             "preferred_agent": conversation.assigned_agent or conversation.last_agent,
-            "next_response_due": _next_response_due(conversation.queue_id, waiting_since),
+            "next_response_due": hooks.new_sla_clock().next_response_due(conversation.queue_id, waiting_since),
         },
         value_seconds=_seconds(conversation.resolved_at, at),
         data={"reason": reason},
@@ -255,29 +228,28 @@ def do_queue_conversations(conversation_ids: list[int], queue: Any, *, at: datet
     """New conversations enter ``queue``: one locked read, one UPDATE and one ledger insert for all.
 
     Each one's first-response clock runs from its ``waiting_since`` (when the
-    customer wrote). Returns the ids that moved; any that another worker
-    queued first are left out.
+    customer wrote), in the queue's business hours: the same deadline capture
+    gives a conversation it places on arrival. Returns the ids that moved; any
+    that another worker queued first are left out.
     """
     now = at or timezone.now()
     transition = TRANSITIONS["queue"]
-    policy = queue.sla_policy
-    target_seconds = policy.first_response_seconds if policy is not None else None
+    clock = hooks.new_sla_clock().load([queue.pk])
     with transaction.atomic():
         rows = list(
             Conversation.objects.select_for_update()
             .filter(pk__in=conversation_ids, state__in=transition.sources)
-            .values_list("pk", "channel", "created_at")
+            .values_list("pk", "channel", "created_at", "waiting_since")
         )
         if not rows:
             return []
-        ids = [pk for pk, _, _ in rows]
-        due = (
-            ExpressionWrapper(F("waiting_since") + timedelta(seconds=target_seconds), output_field=DateTimeField())
-            if target_seconds is not None
-            else None
-        )
-        Conversation.objects.filter(pk__in=ids).update(
-            state=transition.target, queue=queue, queued_at=now, updated_at=now, first_response_due=due
+        update_rows(
+            Conversation,
+            ["state", "queue", "queued_at", "updated_at", "first_response_due"],
+            [
+                (pk, transition.target, queue.pk, now, now, clock.first_response_due(queue.pk, waiting_since or now))
+                for pk, _, _, waiting_since in rows
+            ],
         )
         insert_dicts(
             Event,
@@ -291,12 +263,12 @@ def do_queue_conversations(conversation_ids: list[int], queue: Any, *, at: datet
                     "value_seconds": _seconds(created_at, now),
                     "data": {},
                 }
-                for pk, channel, created_at in rows
+                for pk, channel, created_at, _ in rows
             ],
             returning_ids=False,
         )
-        announce_conversations([(pk, None) for pk in ids])
-    return ids
+        announce_conversations([(pk, None) for pk, _, _, _ in rows])
+    return [pk for pk, _, _, _ in rows]
 
 
 def do_queue_conversation(conversation: Conversation, queue: Any, *, at: datetime | None = None) -> Conversation:
@@ -321,7 +293,7 @@ def do_assign_conversations(
         return []
     now = at or timezone.now()
     transition = TRANSITIONS["assign"]
-    hours = _business_hours()
+    clock = hooks.new_sla_clock()
     with transaction.atomic():
         rows = {
             pk: (channel, queue_id, queued_at, contact_id)
@@ -330,7 +302,7 @@ def do_assign_conversations(
             .values_list("pk", "channel", "queue_id", "queued_at", "contact_id")
         }
         moving = [a for a in assignments if a[0] in rows]
-        hours.load({queue_id for _, queue_id, _, _ in rows.values()})  # one query for the batch's calendars
+        clock.load({queue_id for _, queue_id, _, _ in rows.values()})  # one query for the batch's calendars
         update_rows(
             Conversation,
             ["state", "assigned_agent", "assigned_at", "weight", "preferred_agent", "updated_at"],
@@ -340,7 +312,7 @@ def do_assign_conversations(
         for pk, agent_id, _, reason in moving:
             # The wait in the queue's business hours, for the business ASA
             # (reporting.kpis.speed aggregates it; the database cannot).
-            data = {"reason": reason, "business_seconds": hours.seconds(rows[pk][1], rows[pk][2], now)}
+            data = {"reason": reason, "business_seconds": clock.business_seconds(rows[pk][1], rows[pk][2], now)}
             events.append(
                 {
                     "kind": transition.event,
@@ -408,8 +380,18 @@ def do_transfer_to_agent(
 
 
 def do_transfer_to_queue(
-    conversation: Conversation, queue: Any, *, actor: User | None, reason: str = ""
+    conversation: Conversation,
+    queue: Any,
+    *,
+    actor: User | None,
+    reason: str = "",
+    preferred_agent_id: int | None = None,
 ) -> Conversation:
+    """Back to a queue, for anyone there; or first for ``preferred_agent_id`` (sticky), set in the same update.
+
+    The preferred agent must be written with the move: the move asks for a
+    routing pass, and a pass that ran in between would not know to wait.
+    """
     now = timezone.now()
     return do_transition(
         conversation,
@@ -420,7 +402,7 @@ def do_transfer_to_queue(
             "queue": queue,
             "queued_at": now,
             "assigned_agent": None,
-            "preferred_agent": None,
+            "preferred_agent_id": preferred_agent_id,
             "last_agent": conversation.assigned_agent or conversation.last_agent,
         },
         data={
@@ -490,7 +472,7 @@ def do_record_reply(
         )
         if first:
             posted_at, assigned_at = _first_inbound_at(conversation), _first_assigned_at(conversation)
-            hours = _business_hours()
+            clock, queue_id = hooks.new_sla_clock(), conversation.queue_id
             record_event(
                 EventKind.FIRST_RESPONSE,
                 at=now,
@@ -502,8 +484,10 @@ def do_record_reply(
                 data={
                     "since_post_seconds": _seconds(posted_at, now),
                     "since_assignment_seconds": _seconds(assigned_at, now),
-                    "since_post_business_seconds": hours.seconds(conversation.queue_id, posted_at, now),
-                    "since_assignment_business_seconds": hours.seconds(conversation.queue_id, assigned_at, now),
+                    "since_post_business_seconds": clock.business_seconds(queue_id, posted_at, now),
+                    "since_assignment_business_seconds": clock.business_seconds(
+                        conversation.queue_id, assigned_at, now
+                    ),
                 },
             )
     return message

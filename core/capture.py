@@ -22,6 +22,7 @@ from typing import Any
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
+from core import hooks
 from core.actions import (
     announce_conversations,
     do_abandon_conversation,
@@ -46,7 +47,6 @@ from core.models import (
 )
 from core.posts import UNTRIAGED, Deletion, InboundPost, Triage
 from core.webhooks import emit_conversations
-from routing.sla import NextResponse
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class _Batch:
         self.now = now
         self.results: list[CaptureResult | None] = [None] * len(items)
         self.events: list[dict[str, Any]] = []
-        self.next_response = NextResponse()
+        self.clock = hooks.new_sla_clock()
         self.changed: dict[int, int | None] = {}
         """Conversations to announce: id → assigned agent id."""
 
@@ -477,7 +477,7 @@ class _Batch:
                     changes = {
                         "last_inbound_at": sent_at,
                         "waiting_since": waiting_since,
-                        "next_response_due": self.next_response.due(row["queue_id"], waiting_since),
+                        "next_response_due": self.clock.next_response_due(row["queue_id"], waiting_since),
                     }
                     do_transition(
                         conversation, "customer_reply", at=self.now, changes=changes, data=results[indexes[0]]
@@ -494,7 +494,9 @@ class _Batch:
             last_sent = min(self.items[indexes[-1]][0].sent_at, self.now)
             waiting_since = row["waiting_since"] or sent_at
             next_due = (
-                self.next_response.due(row["queue_id"], waiting_since) if row["first_response_at"] is not None else None
+                self.clock.next_response_due(row["queue_id"], waiting_since)
+                if row["first_response_at"] is not None
+                else None
             )
             priority = max([row["priority"], *(self.items[i][1].priority for i in indexes)])
             updates.append(

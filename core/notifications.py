@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 
-from core import realtime
+from core import hooks, realtime
 
 logger = logging.getLogger(__name__)
 
@@ -38,19 +38,10 @@ def notify_admins(subject: str, body: str) -> None:
 def notify_by_rules(
     event: str, *, conversation_id: int | None = None, reason: str = "", spike: dict[str, Any] | None = None
 ) -> None:
-    """Email the recipients of the notification rules matching ``event`` once the transaction commits.
+    """Tell whoever the notification rules name about ``event`` (a ``routing.models.NotificationEvent`` value).
 
-    ``event`` is a ``routing.models.NotificationEvent`` value. The matching and
-    sending happen in a task (``routing.tasks.send_rule_notifications``), so
-    the action never waits for, nor fails with, the mail server.
+    Routing listens (``hooks.notification``): it matches its rules and sends
+    the emails in a task once the transaction commits, so the caller never
+    waits for, nor fails with, the mail server.
     """
-
-    def enqueue() -> None:
-        from routing.tasks import send_rule_notifications
-
-        try:
-            send_rule_notifications.delay(event, conversation_id, reason, spike)
-        except Exception:
-            logger.exception("notification emails for %s not enqueued", event)
-
-    transaction.on_commit(enqueue)
+    hooks.notification(event, conversation_id, reason, spike)

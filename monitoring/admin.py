@@ -7,9 +7,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 
+from core.models import Channel, Platform
+from core.posts import Author, InboundPost
 from monitoring import credentials
 from monitoring.models import (
     BlockedAuthor,
@@ -19,6 +23,9 @@ from monitoring.models import (
     SocialAccount,
     TrackedKeyword,
 )
+from monitoring.triage import TriageRules
+from routing.models import Skill
+from routing.placement import ContactFacts, Placer
 
 SECRET_FIELDS = sorted({name for names in credentials.FIELDS.values() for name in names})
 
@@ -174,6 +181,57 @@ class BlockedAuthorAdmin(admin.ModelAdmin):
     search_fields = ["handle", "external_id"]
 
 
+class PreviewForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+    channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.X_PUBLIC)
+    account = forms.ModelChoiceField(SocialAccount.objects.all(), required=False)
+    author_handle = forms.CharField(required=False, max_length=200)
+    followers = forms.IntegerField(min_value=0, initial=100)
+    verified = forms.BooleanField(required=False)
+    language = forms.CharField(required=False, max_length=16, help_text="As the platform tags it; empty: detect.")
+    contact_vip = forms.BooleanField(required=False)
+
+
+def preview(data: dict[str, Any]) -> dict[str, Any]:
+    """Where a post like this would go, and why: triage and placement without storing anything."""
+    channel = data["channel"]
+    platform = Channel.platform_of(channel)
+    post = InboundPost(
+        platform=platform if platform in Platform.values else "sandbox",
+        channel=channel,
+        external_id="preview",
+        thread_key="preview",
+        author=Author(
+            platform,
+            "preview-author",
+            data["author_handle"],
+            data["author_handle"],
+            data["followers"],
+            data["verified"],
+        ),
+        text=data["text"],
+        sent_at=timezone.now(),
+        language=data["language"],
+        account_id=data["account"].pk if data["account"] else None,
+    )
+    triage = TriageRules.load().triage(post)
+    placed = Placer().place(post, triage, ContactFacts(is_vip=data["contact_vip"]))
+    skills = dict(Skill.objects.filter(pk__in=[s for s, _ in placed.skills]).values_list("pk", "name"))
+    return {
+        "filtered": placed.filtered_reason,
+        "rule": placed.placement.get("rule"),
+        "queue": placed.placement.get("queue"),
+        "skills": [(skills.get(s, s), level) for s, level in placed.skills],
+        "priority": placed.priority,
+        "category": placed.category,
+        "language": placed.language,
+        "sentiment": placed.sentiment,
+        "factors": (placed.why.get("priority") or {}).get("factors", []),
+        "boost": placed.placement.get("priority_boost"),
+        "due": placed.first_response_due,
+    }
+
+
 @admin.register(ClassificationRule)
 class ClassificationRuleAdmin(admin.ModelAdmin):
     list_display = ["order", "name", "category", "language", "priority_boost", "enabled"]
@@ -182,6 +240,27 @@ class ClassificationRuleAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "category", "language"]
     search_fields = ["name", "category"]
     filter_horizontal = ["skills"]
+    change_list_template = "admin/monitoring/classificationrule/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "preview/", self.admin_site.admin_view(self.preview_view), name="monitoring_classificationrule_preview"
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        form = PreviewForm(request.POST or None)
+        result = preview(form.cleaned_data) if request.method == "POST" and form.is_valid() else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Preview routing",
+            "form": form,
+            "result": result,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/monitoring/preview.html", context)
 
 
 @admin.register(TrackedKeyword)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.models import OPEN_STATES, Channel, Conversation, Identity
 from core.posts import Author
+from monitoring.models import ClassificationRule
 from monitoring.sandbox import OpenThread
 
 SANDBOX_CHANNELS = (Channel.SANDBOX_PUBLIC, Channel.SANDBOX_PRIVATE)
@@ -36,3 +37,8 @@ def open_sandbox_threads(limit: int = 50) -> list[OpenThread]:
         )
         threads.append(OpenThread(row["channel"], row["thread_key"], author))
     return threads
+
+
+def category_exists(category: str) -> bool:
+    """Whether triage can ever set ``category``: an enabled classification rule sets it."""
+    return ClassificationRule.objects.filter(category=category, enabled=True).exists()

@@ -23,9 +23,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from contactcenter.celery import BROKER_DOWN
 from core import realtime
 from core.actions import record_event
+from core.broker import BROKER_DOWN
 from core.models import Conversation, Delivery, Direction, EventKind, Identity, Message
 from monitoring.credentials import CredentialsUnreadable
 from monitoring.models import SocialAccount

@@ -9,10 +9,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
-from contactcenter.celery import BROKER_DOWN
+from core import hooks
 from core.actions import do_queue_conversations, do_transfer_to_queue
+from core.broker import BROKER_DOWN
 from core.configuration import bound_form, check_delete, check_save_form
 from core.errors import Conflict, Invalid
 from core.models import Conversation, ConversationSkill
@@ -100,10 +100,11 @@ def do_requeue_absent_agent_work(user_id: int) -> list[int]:
         assigned_agent_id=user_id, state=S.ASSIGNED, queue__requeue_on_agent_timeout=True
     ):
         try:
-            do_transfer_to_queue(conversation, conversation.queue, actor=None, reason="agent timed out")
+            do_transfer_to_queue(
+                conversation, conversation.queue, actor=None, reason="agent timed out", preferred_agent_id=user_id
+            )
         except Conflict:
             continue
-        Conversation.objects.filter(pk=conversation.pk).update(preferred_agent_id=user_id, updated_at=timezone.now())
         moved.append(conversation.pk)
     if moved:
         request_routing()
@@ -143,16 +144,19 @@ def check_save_queue(
 
 
 def check_delete_queue(queue: Queue) -> None:
-    """Delete a queue nothing uses; deleting one with conversations or rules would lose them: ``Conflict``."""
-    from responses.models import ResponseTemplate, ReviewRule
+    """Delete a queue nothing uses; deleting one with conversations or rules would lose them: ``Conflict``.
 
+    Apps above routing name their own uses of the queue (templates, review
+    rules) through ``hooks.deletion_blockers``.
+    """
+    elsewhere: list[tuple[str, Any]] = []
+    hooks.deletion_blockers(queue, elsewhere)
     check_delete(
         queue,
         [
             ("conversations", Conversation.objects.filter(queue=queue)),
             ("routing rules", RoutingRule.objects.filter(queue=queue)),
-            ("response templates", ResponseTemplate.objects.filter(queue=queue)),
-            ("review rules", ReviewRule.objects.filter(queue=queue)),
+            *elsewhere,
             ("overflow steps into it", OverflowStep.objects.filter(target_queue=queue).exclude(queue=queue)),
             ("queues breaching into it", Queue.objects.filter(breach_queue=queue).exclude(pk=queue.pk)),
             ("notification rules", NotificationRule.objects.filter(queue=queue)),

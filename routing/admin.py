@@ -7,15 +7,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
-from django.urls import path
-from django.utils import timezone
+from django.http import HttpRequest
 
-from core.models import Channel, Platform
-from core.posts import Author, InboundPost
-from monitoring.models import SocialAccount
-from monitoring.triage import TriageRules
 from routing.forms import NotificationRuleForm, QueueForm, RoutingRuleForm, SkillForm
 from routing.models import (
     ChannelWeight,
@@ -30,7 +23,6 @@ from routing.models import (
     SLAPolicy,
     SpikeAlert,
 )
-from routing.placement import ContactFacts, Placer
 from routing.queries import check_queue_servable
 
 
@@ -111,57 +103,6 @@ class QueueAdmin(admin.ModelAdmin):
         return int(queue.queued)
 
 
-class PreviewForm(forms.Form):
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
-    channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.X_PUBLIC)
-    account = forms.ModelChoiceField(SocialAccount.objects.all(), required=False)
-    author_handle = forms.CharField(required=False, max_length=200)
-    followers = forms.IntegerField(min_value=0, initial=100)
-    verified = forms.BooleanField(required=False)
-    language = forms.CharField(required=False, max_length=16, help_text="As the platform tags it; empty: detect.")
-    contact_vip = forms.BooleanField(required=False)
-
-
-def preview(data: dict[str, Any]) -> dict[str, Any]:
-    """Where a post like this would go, and why: triage and placement without storing anything."""
-    channel = data["channel"]
-    platform = Channel.platform_of(channel)
-    post = InboundPost(
-        platform=platform if platform in Platform.values else "sandbox",
-        channel=channel,
-        external_id="preview",
-        thread_key="preview",
-        author=Author(
-            platform,
-            "preview-author",
-            data["author_handle"],
-            data["author_handle"],
-            data["followers"],
-            data["verified"],
-        ),
-        text=data["text"],
-        sent_at=timezone.now(),
-        language=data["language"],
-        account_id=data["account"].pk if data["account"] else None,
-    )
-    triage = TriageRules.load().triage(post)
-    placed = Placer().place(post, triage, ContactFacts(is_vip=data["contact_vip"]))
-    skills = dict(Skill.objects.filter(pk__in=[s for s, _ in placed.skills]).values_list("pk", "name"))
-    return {
-        "filtered": placed.filtered_reason,
-        "rule": placed.placement.get("rule"),
-        "queue": placed.placement.get("queue"),
-        "skills": [(skills.get(s, s), level) for s, level in placed.skills],
-        "priority": placed.priority,
-        "category": placed.category,
-        "language": placed.language,
-        "sentiment": placed.sentiment,
-        "factors": (placed.why.get("priority") or {}).get("factors", []),
-        "boost": placed.placement.get("priority_boost"),
-        "due": placed.first_response_due,
-    }
-
-
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(admin.ModelAdmin):
     form = RoutingRuleForm
@@ -182,24 +123,6 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     filter_horizontal = ["extra_skills"]
     change_list_template = "admin/routing/routingrule/change_list.html"
-
-    def get_urls(self) -> list[Any]:
-        return [
-            path("preview/", self.admin_site.admin_view(self.preview_view), name="routing_routingrule_preview"),
-            *super().get_urls(),
-        ]
-
-    def preview_view(self, request: HttpRequest) -> HttpResponse:
-        form = PreviewForm(request.POST or None)
-        result = preview(form.cleaned_data) if request.method == "POST" and form.is_valid() else None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Preview routing",
-            "form": form,
-            "result": result,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/routing/preview.html", context)
 
 
 @admin.register(ChannelWeight)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from monitoring.models import ClassificationRule
+from core import hooks
 from routing.models import NotificationEvent, NotificationRule, Queue, RoutingRule, Skill
 
 QUEUE_FIELDS = [
@@ -64,7 +64,7 @@ class RoutingRuleForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         category = cleaned.get("category")
-        if category and not ClassificationRule.objects.filter(category=category, enabled=True).exists():
+        if category and not hooks.category_exists.get()(category):
             self.add_error(
                 "category",
                 f"No enabled classification rule sets the category {category!r}, so this rule can never match.",

@@ -20,7 +20,7 @@ from django.utils import timezone
 from core.models import Contact, Identity
 from core.posts import InboundPost, Triage
 from routing.models import Queue, RoutingRule
-from routing.sla import Calendar
+from routing.sla import QueueClock
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class Placer:
             q.pk: q for q in Queue.objects.select_related("sla_policy").prefetch_related("sla_policy__holidays")
         }
         self.default = next((q for q in self.queues.values() if q.is_default), None)
-        self.calendars = {pk: Calendar.for_policy(q.sla_policy) for pk, q in self.queues.items()}
+        self.clock = QueueClock().with_queues(self.queues.values())
 
     def place(self, post: InboundPost, triage: Triage, facts: ContactFacts) -> Triage:
         if triage.filtered_reason:
@@ -88,8 +88,7 @@ class Placer:
                 skills[skill_id] = max(skills.get(skill_id, 0), level)
             boost = chosen.rule.priority_boost
         sent_at = min(post.sent_at, timezone.now())
-        policy = queue.sla_policy
-        due = self.calendars[queue.pk].deadline(sent_at, policy.first_response_seconds) if policy else None
+        due = self.clock.first_response_due(queue.pk, sent_at)
         preferred = None
         if facts.last_agent_id and facts.last_agent_at:
             if facts.last_agent_at >= timezone.now() - timedelta(hours=queue.sticky_window_hours):

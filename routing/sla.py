@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.conf import settings
 from django.db.models import F
 
-from routing.models import WEEKDAYS, SLAPolicy
+from routing.models import WEEKDAYS, Queue, SLAPolicy
 
 MAX_DAYS_AHEAD = 366
 """A calendar with almost no open hours must still give an answer."""
@@ -86,57 +86,60 @@ class Calendar:
         return total
 
 
-class NextResponse:
-    """Next-response deadlines per queue, loading each queue's policy once (one per batch of work)."""
+class QueueClock:
+    """The core's SLA clock (``core.hooks.sla_clock``): each queue's policy and calendar, loaded once per batch.
 
-    def __init__(self) -> None:
-        self.policies: dict[int, tuple[Calendar, int] | None] = {}
-
-    def due(self, queue_id: int | None, start: datetime) -> datetime | None:
-        """When the queue's SLA wants the next answer to a customer who wrote at ``start`` (business time)."""
-        if queue_id is None:
-            return None
-        if queue_id not in self.policies:
-            policy = SLAPolicy.objects.filter(queues__pk=queue_id).prefetch_related("holidays").first()
-            self.policies[queue_id] = (Calendar.for_policy(policy), policy.next_response_seconds) if policy else None
-        found = self.policies[queue_id]
-        return found[0].deadline(start, found[1]) if found else None
-
-
-def next_response_due(queue_id: int | None, start: datetime) -> datetime | None:
-    return NextResponse().due(queue_id, start)
-
-
-class BusinessHours:
-    """Business-hours durations per queue, loading each queue's calendar once (one per batch of work).
-
-    The ledger stores these next to the calendar durations at write time,
+    Deadlines count only the open hours of the queue's policy. The ledger
+    stores business-hours durations next to the calendar ones at write time,
     because the database cannot evaluate a business calendar; the KPI reports
     aggregate the stored values. A conversation without a queue, or whose
     queue has no SLA policy (or a policy without business hours), is always
-    open: its business duration equals the calendar one.
+    open: its business duration equals the calendar one, and it has no
+    deadlines without a policy.
     """
 
     def __init__(self) -> None:
-        self.calendars: dict[int | None, Calendar] = {None: Calendar(zone=settings.TIME_ZONE)}
+        self.policies: dict[int | None, tuple[Calendar, SLAPolicy | None]] = {
+            None: (Calendar(zone=settings.TIME_ZONE), None)
+        }
 
-    def load(self, queue_ids: Iterable[int | None]) -> BusinessHours:
-        """Load the calendars of many queues at once: one query, plus one per policy with business hours."""
-        wanted = {queue_id for queue_id in queue_ids if queue_id is not None and queue_id not in self.calendars}
+    def load(self, queue_ids: Iterable[int | None]) -> QueueClock:
+        """Load the policies of many queues at once: one query, plus one per policy with business hours."""
+        wanted = {queue_id for queue_id in queue_ids if queue_id is not None and queue_id not in self.policies}
         if wanted:
             # One row per (policy, queue): a queue has at most one policy.
             rows = SLAPolicy.objects.filter(queues__pk__in=wanted).annotate(for_queue=F("queues__pk"))
-            policies = {policy.for_queue: policy for policy in rows}
+            found = {policy.for_queue: policy for policy in rows}
             for queue_id in wanted:
-                self.calendars[queue_id] = Calendar.for_policy(policies.get(queue_id))
+                policy = found.get(queue_id)
+                self.policies[queue_id] = (Calendar.for_policy(policy), policy)
         return self
 
-    def calendar(self, queue_id: int | None) -> Calendar:
-        if queue_id not in self.calendars:
-            self.load([queue_id])
-        return self.calendars[queue_id]
+    def with_queues(self, queues: Iterable[Queue]) -> QueueClock:
+        """Take the policies of queues already loaded (with ``sla_policy`` and its holidays): no query."""
+        for queue in queues:
+            self.policies[queue.pk] = (Calendar.for_policy(queue.sla_policy), queue.sla_policy)
+        return self
 
-    def seconds(self, queue_id: int | None, start: datetime | None, end: datetime) -> float | None:
+    def _policy(self, queue_id: int | None) -> tuple[Calendar, SLAPolicy | None]:
+        if queue_id not in self.policies:
+            self.load([queue_id])
+        return self.policies[queue_id]
+
+    def calendar(self, queue_id: int | None) -> Calendar:
+        return self._policy(queue_id)[0]
+
+    def first_response_due(self, queue_id: int | None, start: datetime) -> datetime | None:
+        """When the queue's SLA wants the first answer to a customer who wrote at ``start``."""
+        calendar, policy = self._policy(queue_id)
+        return calendar.deadline(start, policy.first_response_seconds) if policy else None
+
+    def next_response_due(self, queue_id: int | None, start: datetime) -> datetime | None:
+        """When the queue's SLA wants the next answer to a customer who wrote again at ``start``."""
+        calendar, policy = self._policy(queue_id)
+        return calendar.deadline(start, policy.next_response_seconds) if policy else None
+
+    def business_seconds(self, queue_id: int | None, start: datetime | None, end: datetime) -> float | None:
         """Open seconds of the queue's calendar in ``[start, end)``; None without a start."""
         if start is None:
             return None

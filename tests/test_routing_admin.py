@@ -188,7 +188,7 @@ def test_the_preview_shows_where_a_post_would_go_and_stores_nothing(as_admin: Cl
         name="Billing questions", category="billing", queue=billing_queue, extra_skill_level=6, priority_boost=15
     )
     rule.extra_skills.set([billing])
-    url = reverse("admin:routing_routingrule_preview")
+    url = reverse("admin:monitoring_classificationrule_preview")
     assert as_admin.get(url).status_code == 200
 
     response = as_admin.post(
