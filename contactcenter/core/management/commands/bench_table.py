@@ -1,17 +1,16 @@
 """``python manage.py bench_table``: run every benchmark, each in its own process, and write one table.
 
 The table (Markdown and JSON, with the machine and the date) goes to
-``--out`` (default ``bench/``); with ``--readme`` it also replaces the table
-between the ``<!-- bench-table -->`` markers in README.md. ``make bench`` runs
-this against PostgreSQL. ``--quick`` gives each benchmark the small sizes its
-module declares (``QUICK_ARGS``): a check that the whole run works, not a
+``--out`` (default ``bench/``); with ``--docs`` it is also written as the
+documentation's page, ``docs/benchmarks.md``, generated whole. ``make bench``
+runs this against PostgreSQL. ``--quick`` gives each benchmark the small sizes
+its module declares (``QUICK_ARGS``): a check that the whole run works, not a
 measurement.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from dataclasses import asdict
@@ -23,10 +22,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from contactcenter.core.benchtable import markdown, table
+from contactcenter.core.benchtable import markdown, page, table
 from contactcenter.core.management.commands.bench import BENCHMARKS, machine
-
-MARKERS = ("<!-- bench-table -->", "<!-- /bench-table -->")
 
 
 class Command(BaseCommand):
@@ -35,11 +32,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="Run only these benchmarks.")
         parser.add_argument("--out", default="bench", help="Folder for benchmarks.md and benchmarks.json.")
-        parser.add_argument("--readme", action="store_true", help="Also put the table in README.md.")
+        parser.add_argument("--docs", action="store_true", help="Also write the table as docs/benchmarks.md.")
         parser.add_argument("--quick", action="store_true", help="Small sizes: checks the run, measures nothing.")
         parser.add_argument("--timeout", type=int, default=1800, help="Seconds each benchmark may take.")
 
-    def handle(self, *args: Any, only: list[str] | None, out: str, readme: bool, quick: bool, **options: Any) -> None:
+    def handle(self, *args: Any, only: list[str] | None, out: str, docs: bool, quick: bool, **options: Any) -> None:
         names = only or list(BENCHMARKS)
         modules = {name: import_module(BENCHMARKS[name]) for name in names}
         results, commands = {}, {}
@@ -63,8 +60,8 @@ class Command(BaseCommand):
             "results": results,
         }
         (folder / "benchmarks.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        if readme:
-            _update_readme(Path(settings.BASE_DIR) / "README.md", text)
+        if docs:
+            (Path(settings.BASE_DIR) / "docs" / "benchmarks.md").write_text(page(text), encoding="utf-8")
         self.stdout.write(text)
         if not all(row.met for row in rows):
             self.stderr.write("some targets were not met (see the table)")
@@ -83,12 +80,3 @@ def _run(command: list[str], timeout: int) -> dict[str, Any]:
         raise CommandError(f"{' '.join(command[2:])} printed no JSON:\n{done.stdout[-2000:]}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
-
-
-def _update_readme(path: Path, text: str) -> None:
-    start, end = MARKERS
-    readme = path.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-    if not pattern.search(readme):
-        raise CommandError(f"README.md has no {start} … {end} section to replace")
-    path.write_text(pattern.sub(lambda _: f"{start}\n{text}{end}", readme), encoding="utf-8")
