@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format bench load fuzz faults clean
+.PHONY: install install-dev run test lint docs format bench load fuzz faults clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,13 +41,18 @@ lint: install-dev
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 
-## bench: every benchmark on PostgreSQL (DATABASE_URL, default the local server), one table in bench/ and README
+## docs: build the manual (docs/, mkdocs.yml) strictly, as CI does: a broken link or a page outside the nav fails
+docs: install-dev
+	site=$$(mktemp -d) && NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir "$$site"; \
+	status=$$?; rm -rf "$$site"; exit $$status
+
+## bench: every benchmark on PostgreSQL (DATABASE_URL, default the local server), one table in bench/ and docs/benchmarks.md
 ## (the load benchmark also needs Redis: REDIS_URL, default the local server's database 0; give it a database no
 ## running Switchboard uses, since its worker would take the load run's tasks)
 BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/switchboard)
 BENCH_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 bench: install-dev
-	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python manage.py bench_table --readme
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python manage.py bench_table --docs
 
 ## load: 200 agents and a surge of 50,000 posts against uvicorn, Celery worker and beat (bounded: 15 min);
 ## LOAD_ARGS="--load-agents 10 --load-posts 300" for a short run
