@@ -13,7 +13,7 @@ import facebook
 import requests
 
 from monitoring.platforms.base import AccountRef, MalformedPayload, PlatformError
-from monitoring.platforms.payloads import is_int
+from monitoring.platforms.payloads import int_or_none
 
 GRAPH_VERSION = "v21.0"
 RATE_LIMIT_BACKOFF = timedelta(minutes=5)
@@ -157,8 +157,8 @@ def _graph_error(
     result = exc.result if isinstance(exc.result, dict) else {}
     error = result.get("error")
     details: dict[str, Any] = error if isinstance(error, dict) else {}
-    code = _int_or_none(details.get("code"))
-    subcode = _int_or_none(details.get("error_subcode"))
+    code = int_or_none(details.get("code"))
+    subcode = int_or_none(details.get("error_subcode"))
     text = _scrub(str(exc.message), secrets)
     label = "" if code is None else f" (code {code}{'' if subcode is None else f', subcode {subcode}'})"
 
@@ -226,11 +226,3 @@ def _scrub(text: str, secrets: tuple[str, ...]) -> str:
     if len(text) > _MAX_MESSAGE_LENGTH:
         text = text[: _MAX_MESSAGE_LENGTH - 1] + "…"
     return text
-
-
-def _int_or_none(value: object) -> int | None:
-    if is_int(value):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
