@@ -97,6 +97,29 @@ class ReplyRequest:
     private: bool = False
 
 
+def reply_is_private(request: ReplyRequest, *, public_channel: str, private_channel: str, platform: str) -> bool:
+    """Whether ``request`` is answered in private (``private_channel``, or ``request.private``) or in public.
+
+    Raises a permanent ``unsupported`` ``PlatformError`` for another platform's channel.
+    """
+    if request.private or request.channel == private_channel:
+        return True
+    if request.channel == public_channel:
+        return False
+    raise PlatformError(f"{platform} cannot reply on channel {request.channel!r}.", permanent=True, code="unsupported")
+
+
+def require_reply_field(value: str, name: str, channel: str) -> str:
+    """``value``, which a reply on ``channel`` needs; a permanent ``bad_request`` ``PlatformError`` if it is empty.
+
+    A reply without its text or its target would become a stray post, or fail at the platform: it is refused before
+    anything is sent.
+    """
+    if not value:
+        raise PlatformError(f"A reply on {channel} needs {name}.", permanent=True, code="bad_request")
+    return value
+
+
 class Connector(ABC):
     platform: ClassVar[str]
 
