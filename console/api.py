@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
@@ -23,20 +22,19 @@ from agents.actions import do_set_presence
 from agents.models import AwayReason, Presence
 from agents.queries import profile_of
 from core.actions import (
-    do_escalate_conversation,
+    check_escalate_conversation,
+    check_reopen_conversation,
+    check_resolve_conversation,
     do_merge_contacts,
-    do_resolve_conversation,
-    do_transfer_to_agent,
-    do_transfer_to_queue,
 )
 from core.errors import NotFound
-from core.handling import do_close_work
 from core.models import (
     Channel,
     Contact,
     ContactMerge,
     Conversation,
     ConversationState,
+    Disposition,
     Event,
     Message,
     Sentiment,
@@ -51,8 +49,8 @@ from core.queries import (
 from core.rest.pagination import NewestFirstCursorPagination
 from core.rest.permissions import IsAgent, IsSupervisor
 from core.rest.schema import error_responses
-from responses.actions import DISPOSITIONS, do_send_reply
-from routing.models import Queue
+from responses.actions import do_send_reply
+from routing.actions import check_transfer_conversation
 
 TAGS = ["conversations"]
 
@@ -261,7 +259,7 @@ class ReplyCreateView(APIView):
         # Values only (no labels): the same set as ResolveRequest.disposition would need an
         # ENUM_NAME_OVERRIDES entry in settings to share one schema name.
         resolve_with = serializers.ChoiceField(
-            choices=list(DISPOSITIONS),
+            choices=Disposition.values,
             required=False,
             allow_blank=True,
             default="",
@@ -285,8 +283,6 @@ class ReplyCreateView(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         message = do_send_reply(conversation, _user(request), **data.validated_data)
-        if data.validated_data["resolve_with"] and message.delivery != "pending_approval":
-            do_close_work(conversation, request.user)  # resolved: the agent's handle time ends, as in the console
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 
@@ -309,20 +305,9 @@ class TransferView(APIView):
 
     @extend_schema_serializer(component_name="TransferRequest")
     class InputSerializer(serializers.Serializer):
-        queue = serializers.PrimaryKeyRelatedField(
-            queryset=Queue.objects.all(), required=False, help_text="Transfer to this queue's id..."
-        )
-        agent = serializers.PrimaryKeyRelatedField(
-            queryset=get_user_model().objects.filter(is_active=True),
-            required=False,
-            help_text="...or to this agent's user id.",
-        )
+        queue = serializers.IntegerField(required=False, help_text="Transfer to this queue's id...")
+        agent = serializers.IntegerField(required=False, help_text="...or to this agent's user id.")
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
-
-        def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-            if ("queue" in data) == ("agent" in data):
-                raise serializers.ValidationError("Give a queue or an agent to transfer to (one of them).")
-            return data
 
     @extend_schema(
         operation_id="conversations_transfer",
@@ -337,12 +322,9 @@ class TransferView(APIView):
 
     @staticmethod
     def act(request: Request, conversation: Conversation, data: dict[str, Any]) -> None:
-        target, reason = data.get("queue"), data["reason"]
-        if target is not None:
-            do_transfer_to_queue(conversation, target, actor=_user(request), reason=reason)
-        else:
-            do_transfer_to_agent(conversation, data["agent"], actor=_user(request), reason=reason)
-        do_close_work(conversation, request.user)  # it left the caller's hands: their handle time ends
+        check_transfer_conversation(
+            _user(request), conversation, queue_id=data.get("queue"), agent_id=data.get("agent"), reason=data["reason"]
+        )
 
 
 class EscalateView(APIView):
@@ -365,7 +347,7 @@ class EscalateView(APIView):
 
     @staticmethod
     def act(request: Request, conversation: Conversation, data: dict[str, Any]) -> None:
-        do_escalate_conversation(conversation, actor=_user(request), reason=data["reason"])
+        check_escalate_conversation(_user(request), conversation, reason=data["reason"])
 
 
 class ResolveView(APIView):
@@ -373,7 +355,7 @@ class ResolveView(APIView):
 
     @extend_schema_serializer(component_name="ResolveRequest")
     class InputSerializer(serializers.Serializer):
-        disposition = serializers.ChoiceField(choices=list(DISPOSITIONS.items()), help_text="How it ended.")
+        disposition = serializers.ChoiceField(choices=Disposition.choices, help_text="How it ended.")
 
     @extend_schema(
         operation_id="conversations_resolve",
@@ -388,8 +370,33 @@ class ResolveView(APIView):
 
     @staticmethod
     def act(request: Request, conversation: Conversation, data: dict[str, Any]) -> None:
-        do_resolve_conversation(conversation, actor=_user(request), disposition=data["disposition"])
-        do_close_work(conversation, request.user)
+        check_resolve_conversation(_user(request), conversation, disposition=data["disposition"])
+
+
+class ReopenView(APIView):
+    permission_classes = [IsAgent]
+
+    @extend_schema_serializer(component_name="ReopenRequest")
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+    @extend_schema(
+        operation_id="conversations_reopen",
+        tags=TAGS,
+        summary="Reopen a resolved conversation",
+        description=(
+            "Back to its queue, waiting first for its last agent. Only the agent who had it last or a supervisor, "
+            "while it is resolved."
+        ),
+        request=InputSerializer,
+        responses={200: ConversationSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        conversation = access_conversation(request.user, conversation_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        check_reopen_conversation(_user(request), conversation, reason=data.validated_data["reason"])
+        return Response(ConversationSerializer(conversation).data)
 
 
 # --- Contacts and agents -------------------------------------------------------------

@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -21,27 +19,21 @@ from django.views.decorators.http import require_GET, require_POST
 from console import queries as console
 from core.actions import (
     allowed_transitions,
-    do_escalate_conversation,
-    do_resolve_conversation,
-    do_transfer_to_agent,
-    do_transfer_to_queue,
+    check_escalate_conversation,
+    check_reopen_conversation,
+    check_resolve_conversation,
 )
-from core.errors import ContactCenterError, Invalid
-from core.handling import do_add_note, do_close_work, do_open_work, do_start_wrap_up
-from core.models import Conversation, Message
+from core.errors import ContactCenterError
+from core.handling import check_add_note, do_close_work, do_open_work, do_start_wrap_up
+from core.models import Conversation, Delivery, Disposition, Message
 from core.models import ConversationState as S
-from core.queries import (
-    access_conversation,
-    check_can_work,
-    conversation_timeline,
-)
-from core.roles import is_supervisor
-from responses.actions import DISPOSITIONS, check_can_reply, do_send_reply, last_customer_message_at
+from core.queries import access_conversation, conversation_timeline, may_reopen
+from core.roles import agent_required, is_supervisor
+from responses.actions import check_can_reply, do_send_reply, last_customer_message_at
 from responses.platform_rules import check_reply
 from responses.queries import articles_matching, templates_for
-from responses.surveys import do_invite_to_survey
 from responses.templating import VARIABLES
-from routing.models import Queue
+from routing.actions import check_transfer_conversation
 
 
 def _with_context(conversation: Conversation) -> list[tuple[Message, Message | None]]:
@@ -62,12 +54,13 @@ def _page(request: HttpRequest, conversation: Conversation, *, status: int = 200
         "why": next((m.triage for m in thread if m.direction == "in" and m.triage), {}),
         "is_mine": conversation.assigned_agent_id == request.user.pk and conversation.state in (S.ASSIGNED, S.WAITING),
         "can_work": conversation.assigned_agent_id == request.user.pk or is_supervisor(request.user),
+        "can_reopen": may_reopen(request.user, conversation),
         "queues": console.transfer_queues(),
         # Built here, not by a template loop: a few hundred options, on every conversation page.
         "agent_options": format_html_join(
             "", '<option value="{}">{}</option>', console.transfer_agents(request.user.pk)
         ),
-        "dispositions": DISPOSITIONS.items(),
+        "dispositions": Disposition.choices,
         "variables": VARIABLES.items(),
         "limit": check_reply(conversation.channel, "x", last_customer_message_at=None, now=timezone.now()).limit,
         **extra,
@@ -75,7 +68,7 @@ def _page(request: HttpRequest, conversation: Conversation, *, status: int = 200
     return render(request, "console/conversation.html", context, status=status)
 
 
-@login_required
+@agent_required
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = access_conversation(request.user, conversation_id)
     if conversation.assigned_agent_id == request.user.pk and conversation.state in (S.ASSIGNED, S.WAITING):
@@ -83,7 +76,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     return _page(request, conversation)
 
 
-@login_required
+@agent_required
 def conversation_live(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """The parts of the page that change while the agent types: thread and timeline."""
     conversation = access_conversation(request.user, conversation_id)
@@ -121,11 +114,7 @@ def _user(request: HttpRequest) -> User:
     return cast(User, request.user)  # every view here requires a login
 
 
-def _require_worker(request: HttpRequest, conversation: Conversation) -> None:
-    check_can_work(request.user, conversation)
-
-
-@login_required
+@agent_required
 @require_POST
 def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
     text = request.POST.get("text", "")
@@ -134,31 +123,37 @@ def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
     def send(conversation: Conversation) -> None:
         message = do_send_reply(conversation, _user(request), text, private=private, resolve_with=resolve_with)
-        if message.delivery == "pending_approval":
+        if message.delivery == Delivery.PENDING_APPROVAL:
             messages.info(request, "Your reply waits for a supervisor's approval before it is posted.")
-        elif resolve_with:
-            do_close_work(conversation, request.user)
 
     return _act(request, conversation_id, send, "Reply sent." if not resolve_with else "Replied and resolved.")
 
 
-@login_required
+@agent_required
 @require_POST
 def resolve(request: HttpRequest, conversation_id: int) -> HttpResponse:
     disposition = request.POST.get("disposition", "")
-
-    def resolve_it(conversation: Conversation) -> None:
-        _require_worker(request, conversation)
-        if disposition not in DISPOSITIONS:
-            raise Invalid("Choose how it ended.", fields={"disposition": ["Choose a disposition."]})
-        do_resolve_conversation(conversation, actor=_user(request), disposition=disposition)
-        do_invite_to_survey(conversation)
-        do_close_work(conversation, request.user)
-
-    return _act(request, conversation_id, resolve_it, "Resolved.")
+    return _act(
+        request,
+        conversation_id,
+        lambda c: check_resolve_conversation(_user(request), c, disposition=disposition),
+        "Resolved.",
+    )
 
 
-@login_required
+@agent_required
+@require_POST
+def reopen(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    reason = request.POST.get("reason", "")
+    return _act(
+        request,
+        conversation_id,
+        lambda c: check_reopen_conversation(_user(request), c, reason=reason),
+        "Reopened: it is back in its queue.",
+    )
+
+
+@agent_required
 @require_POST
 def start_wrap_up(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = access_conversation(request.user, conversation_id)
@@ -167,7 +162,7 @@ def start_wrap_up(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@login_required
+@agent_required
 @require_POST
 def close_work(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Sent by the page as the agent leaves it (navigator.sendBeacon)."""
@@ -176,28 +171,17 @@ def close_work(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@login_required
+@agent_required
 @require_POST
 def transfer(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    reason = request.POST.get("reason", "").strip()
-    queue_id, agent_id = request.POST.get("queue", ""), request.POST.get("agent", "")
-
     def move(conversation: Conversation) -> None:
-        _require_worker(request, conversation)
-        if queue_id.isdigit():
-            queue = Queue.objects.filter(pk=int(queue_id)).first()
-            if queue is None:
-                raise Invalid("That queue no longer exists.")
-            do_close_work(conversation, request.user)
-            do_transfer_to_queue(conversation, queue, actor=_user(request), reason=reason)
-        elif agent_id.isdigit():
-            agent = get_user_model().objects.filter(pk=int(agent_id), is_active=True).first()
-            if agent is None:
-                raise Invalid("That agent cannot take work.")
-            do_close_work(conversation, request.user)
-            do_transfer_to_agent(conversation, agent, actor=_user(request), reason=reason)
-        else:
-            raise Invalid("Choose a queue or an agent to transfer to.")
+        check_transfer_conversation(
+            _user(request),
+            conversation,
+            queue_id=request.POST.get("queue", ""),
+            agent_id=request.POST.get("agent", ""),
+            reason=request.POST.get("reason", ""),
+        )
 
     response = _act(request, conversation_id, move, "Transferred.")
     if response.status_code == 302 and not is_supervisor(request.user):
@@ -205,40 +189,40 @@ def transfer(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return response
 
 
-@login_required
+@agent_required
 @require_POST
 def escalate(request: HttpRequest, conversation_id: int) -> HttpResponse:
     reason = request.POST.get("reason", "")
-
-    def raise_it(conversation: Conversation) -> None:
-        _require_worker(request, conversation)
-        do_escalate_conversation(conversation, actor=_user(request), reason=reason)
-
-    return _act(request, conversation_id, raise_it, "Escalated: supervisors have been told.")
-
-
-@login_required
-@require_POST
-def add_note(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return _act(
-        request, conversation_id, lambda c: do_add_note(c, request.user, request.POST.get("note", "")), "Note added."
+        request,
+        conversation_id,
+        lambda c: check_escalate_conversation(_user(request), c, reason=reason),
+        "Escalated: supervisors have been told.",
     )
 
 
-@login_required
+@agent_required
+@require_POST
+def add_note(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    return _act(
+        request, conversation_id, lambda c: check_add_note(request.user, c, request.POST.get("note", "")), "Note added."
+    )
+
+
+@agent_required
 @require_GET
 def template_search(request: HttpRequest, conversation_id: int) -> JsonResponse:
     conversation = access_conversation(request.user, conversation_id)
     return JsonResponse({"templates": templates_for(conversation, request.user, request.GET.get("q", "")[:100])})
 
 
-@login_required
+@agent_required
 @require_GET
 def knowledge_search(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"articles": articles_matching(request.GET.get("q", "")[:200])})
 
 
-@login_required
+@agent_required
 @require_GET
 def reply_check(request: HttpRequest, conversation_id: int) -> JsonResponse:
     """The composer's live counter: length the platform's way, and whether it may be sent."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import F, Q, QuerySet
 
 from agents.models import Presence
@@ -12,6 +11,7 @@ from core.models import Contact, Conversation, Delivery, Message
 from core.models import ConversationState as S
 from core.queries import conversation_thread
 from routing.models import Queue, RoutingMode
+from routing.queries import transfer_targets
 
 INBOX_STATES = (S.ASSIGNED, S.WAITING)
 
@@ -45,9 +45,9 @@ def transfer_agents(exclude_user_id: int | None) -> list[tuple[int, str]]:
     Plain rows, not users: every conversation page lists them, and with a few
     hundred agents building the model instances was most of the page's cost.
     """
-    User = get_user_model()
     rows = (
-        User.objects.filter(is_active=True, agent_profile__presence__in=[Presence.AVAILABLE, Presence.BUSY])
+        transfer_targets()
+        .filter(agent_profile__presence__in=[Presence.AVAILABLE, Presence.BUSY])
         .exclude(pk=exclude_user_id or 0)
         .order_by("first_name", "username")
         .values_list("pk", "first_name", "last_name", "username")

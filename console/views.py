@@ -7,7 +7,6 @@ turned into pages by ``contactcenter.middleware``.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -17,7 +16,7 @@ from agents.models import AwayReason, Presence
 from agents.queries import profile_of
 from console import queries
 from core.errors import ContactCenterError, NotFound
-from core.roles import is_supervisor
+from core.roles import agent_required, is_supervisor
 from routing.actions import do_get_next
 
 
@@ -32,17 +31,17 @@ def _inbox_context(request: HttpRequest) -> dict[str, object]:
     }
 
 
-@login_required
+@agent_required
 def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "console/inbox.html", _inbox_context(request))
 
 
-@login_required
+@agent_required
 def inbox_live(request: HttpRequest) -> HttpResponse:
     return render(request, "console/_inbox_list.html", _inbox_context(request))
 
 
-@login_required
+@agent_required
 @require_POST
 def set_presence(request: HttpRequest) -> HttpResponse:
     profile = profile_of(request.user)
@@ -55,7 +54,7 @@ def set_presence(request: HttpRequest) -> HttpResponse:
     return redirect("inbox")
 
 
-@login_required
+@agent_required
 @require_POST
 def get_next(request: HttpRequest) -> HttpResponse:
     try:

@@ -30,6 +30,7 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/reply/", conversation.reply, name="reply"),
     path("conversations/<int:conversation_id>/reply/check/", conversation.reply_check, name="reply-check"),
     path("conversations/<int:conversation_id>/resolve/", conversation.resolve, name="resolve"),
+    path("conversations/<int:conversation_id>/reopen/", conversation.reopen, name="reopen"),
     path("conversations/<int:conversation_id>/wrap-up/", conversation.start_wrap_up, name="wrap-up"),
     path("conversations/<int:conversation_id>/work/close/", conversation.close_work, name="close-work"),
     path("conversations/<int:conversation_id>/transfer/", conversation.transfer, name="transfer"),

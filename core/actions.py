@@ -23,19 +23,24 @@ from django.utils import timezone
 
 from core import hooks, realtime
 from core.bulk import insert_dicts, update_rows
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid, PermissionDenied
+from core.handling import close_all_work
+from core.ledger import record_event
 from core.models import (
     OPEN_STATES,
+    SLA_WATCHED_STATES,
     Channel,
     Contact,
     ContactMerge,
     Conversation,
     Delivery,
     Direction,
+    Disposition,
     Event,
     EventKind,
     Identity,
     Message,
+    NotificationEvent,
     SLAStatus,
     WebhookEvent,
 )
@@ -43,6 +48,8 @@ from core.models import (
     ConversationState as S,
 )
 from core.notifications import notify_by_rules
+from core.queries import check_can_work, may_reopen
+from core.text import REASON_MAX_LENGTH, check_optional_text, check_text
 from core.webhooks import emit_conversations
 
 logger = logging.getLogger(__name__)
@@ -83,30 +90,6 @@ def allowed_transitions(state: str) -> list[str]:
 
 
 # --- Ledger and realtime ---------------------------------------------------------------
-
-
-def record_event(
-    kind: str,
-    *,
-    at: datetime,
-    conversation: Conversation | None = None,
-    agent: User | None = None,
-    value_seconds: float | None = None,
-    value: float | None = None,
-    data: dict[str, Any] | None = None,
-) -> Event:
-    """Append one ledger row. The ledger is never updated or deleted."""
-    return Event.objects.create(
-        kind=kind,
-        at=at,
-        conversation=conversation,
-        agent=agent,
-        channel=conversation.channel if conversation else "",
-        queue_id=conversation.queue_id if conversation else None,
-        value_seconds=value_seconds,
-        value=value,
-        data=data or {},
-    )
 
 
 def _announce(conversation: Conversation, previous_agent_id: int | None = None) -> None:
@@ -214,8 +197,15 @@ def reopen_conversation(conversation: Conversation, *, at: datetime, waiting_sin
     )
 
 
-def do_reopen_conversation(conversation: Conversation, *, actor: User | None, reason: str) -> Conversation:
-    """Put a resolved conversation back in its queue (a supervisor's or agent's decision)."""
+def check_reopen_conversation(user: User, conversation: Conversation, *, reason: str = "") -> Conversation:
+    """Reopen by hand (HTML and API): for the agent who resolved it, or a supervisor.
+
+    The conversation goes back to its queue, waiting first for its last
+    agent (sticky), and its first-response clock starts again now.
+    """
+    if conversation.state == S.RESOLVED and not may_reopen(user, conversation):
+        raise PermissionDenied("Only the agent who resolved this conversation (or a supervisor) can reopen it.")
+    reason = check_optional_text(reason, field="reason", max_length=REASON_MAX_LENGTH)
     now = timezone.now()
     reopen_conversation(conversation, at=now, waiting_since=now, reason=reason or "reopened by hand")
     return conversation
@@ -418,6 +408,28 @@ def do_transfer_to_queue(
 # --- Replies and outcomes ----------------------------------------------------------------
 
 
+def _reply_message(
+    conversation: Conversation, agent: User, text: str, *, private: bool, delivery: str, at: datetime
+) -> Message:
+    """The agent's reply as a stored message: posted by the outbox (``queued``) or held for a supervisor."""
+    queued = delivery == Delivery.QUEUED
+    return Message.objects.create(
+        conversation=conversation,
+        direction=Direction.OUTBOUND,
+        platform=conversation.platform,
+        author_agent=agent,
+        text=text,
+        is_public=Channel.is_public(conversation.channel) and not private,
+        sent_at=at,
+        delivery=delivery,
+        idempotency_key=uuid.uuid4() if queued else None,
+    )
+
+
+def check_reply_text(text: object) -> str:
+    return check_text(text, field="text", max_length=None, blank="A reply needs some text.")
+
+
 def do_record_reply(
     conversation: Conversation,
     agent: User,
@@ -435,24 +447,12 @@ def do_record_reply(
     Posting to the platform is the outbox's job (``delivery`` queued, with an
     idempotency key); until then ``external_id`` is empty.
     """
-    text = text.strip()
-    if not text:
-        raise Invalid("A reply needs some text.", fields={"text": ["This field may not be blank."]})
+    text = check_reply_text(text)
     now = at or timezone.now()
     with transaction.atomic():
         waited = _seconds(conversation.waiting_since, now)
         if held is None:
-            message = Message.objects.create(
-                conversation=conversation,
-                direction=Direction.OUTBOUND,
-                platform=conversation.platform,
-                author_agent=agent,
-                text=text,
-                is_public=Channel.is_public(conversation.channel) and not private,
-                sent_at=now,
-                delivery=Delivery.QUEUED,
-                idempotency_key=uuid.uuid4(),
-            )
+            message = _reply_message(conversation, agent, text, private=private, delivery=Delivery.QUEUED, at=now)
         else:
             message = held
             Message.objects.filter(pk=held.pk).update(
@@ -485,11 +485,34 @@ def do_record_reply(
                     "since_post_seconds": _seconds(posted_at, now),
                     "since_assignment_seconds": _seconds(assigned_at, now),
                     "since_post_business_seconds": clock.business_seconds(queue_id, posted_at, now),
-                    "since_assignment_business_seconds": clock.business_seconds(
-                        conversation.queue_id, assigned_at, now
-                    ),
+                    "since_assignment_business_seconds": clock.business_seconds(queue_id, assigned_at, now),
                 },
             )
+    return message
+
+
+def do_hold_reply(
+    conversation: Conversation, agent: User, text: str, *, private: bool, reason: str, resolve_with: str = ""
+) -> Message:
+    """Keep the agent's reply for a supervisor (``pending_approval``); the customer's clock keeps running.
+
+    ``resolve_with`` is remembered in the ledger row, so approval resolves the
+    conversation as the agent asked.
+    """
+    text = check_reply_text(text)
+    with transaction.atomic():
+        message = _reply_message(
+            conversation, agent, text, private=private, delivery=Delivery.PENDING_APPROVAL, at=timezone.now()
+        )
+        record_event(
+            EventKind.REPLY_HELD,
+            at=message.sent_at,
+            conversation=conversation,
+            agent=agent,
+            data={"message_id": message.pk, "reason": reason, "resolve_with": resolve_with},
+        )
+        event = {"type": "approvals", "op": "changed", "ids": [conversation.pk]}
+        transaction.on_commit(lambda: realtime.send_event(event, [realtime.SUPERVISORS_GROUP]))
     return message
 
 
@@ -512,11 +535,20 @@ def _first_inbound_at(conversation: Conversation) -> datetime | None:
     )
 
 
+def check_escalate_conversation(user: User, conversation: Conversation, *, reason: str) -> Conversation:
+    """Escalate by hand (HTML and API): the conversation's agent, or a supervisor."""
+    check_can_work(user, conversation)
+    return do_escalate_conversation(conversation, actor=user, reason=reason)
+
+
 def do_escalate_conversation(conversation: Conversation, *, actor: User | None, reason: str) -> Conversation:
-    """Flag an open conversation for supervisors' attention; it keeps its state and agent."""
-    reason = reason.strip()
-    if not reason:
-        raise Invalid("Say why it is escalated.", fields={"reason": ["This field may not be blank."]})
+    """Flag an open conversation for supervisors' attention; it keeps its state and agent.
+
+    Supervisors' browsers are alerted, the ``conversation.escalated`` webhook
+    goes out and the notification rules for escalations are told, all after
+    commit.
+    """
+    reason = check_text(reason, field="reason", max_length=REASON_MAX_LENGTH, blank="Say why it is escalated.")
     now = timezone.now()
     with transaction.atomic():
         updated = Conversation.objects.filter(pk=conversation.pk, state__in=OPEN_STATES).update(
@@ -528,16 +560,30 @@ def do_escalate_conversation(conversation: Conversation, *, actor: User | None, 
         record_event(EventKind.ESCALATED, at=now, conversation=conversation, agent=actor, data={"reason": reason})
         _announce(conversation)
         emit_conversations(WebhookEvent.CONVERSATION_ESCALATED, [conversation.pk], at=now)
-        # routing.models.NotificationEvent.ESCALATED (the core imports no app's modules).
-        notify_by_rules("escalated", conversation_id=conversation.pk, reason=reason)
+        notify_by_rules(NotificationEvent.ESCALATED, conversation_id=conversation.pk, reason=reason)
         alert = {"type": "alert", "op": "escalated", "id": conversation.pk}
         transaction.on_commit(lambda: realtime.send_event(alert, [realtime.SUPERVISORS_GROUP]))
     return conversation
 
 
+def check_resolve_conversation(user: User, conversation: Conversation, *, disposition: str) -> Conversation:
+    """Resolve by hand (HTML, API, admin): the conversation's agent, or a supervisor."""
+    check_can_work(user, conversation)
+    return do_resolve_conversation(conversation, actor=user, disposition=disposition)
+
+
 def do_resolve_conversation(
     conversation: Conversation, *, actor: User | None, disposition: str, at: datetime | None = None
 ) -> Conversation:
+    """The whole of resolving, whoever asks: the disposition, the transition, handle time, survey, webhook.
+
+    ``disposition`` must be a :class:`Disposition`. Every open work session on
+    the conversation closes (its handle time ends with the work), apps are
+    told (``hooks.conversation_resolved``: responses invites the customer to
+    the CSAT survey), and the ``conversation.resolved`` webhook goes out.
+    """
+    if disposition not in Disposition.values:
+        raise Invalid("Choose how it ended.", fields={"disposition": ["Choose a disposition."]})
     now = at or timezone.now()
     with transaction.atomic():
         do_transition(
@@ -554,6 +600,8 @@ def do_resolve_conversation(
             value_seconds=_seconds(conversation.created_at, now),
             data={"disposition": disposition},
         )
+        close_all_work(conversation, at=now)
+        hooks.conversation_resolved(conversation)
         emit_conversations(WebhookEvent.CONVERSATION_RESOLVED, [conversation.pk], at=now)
     return conversation
 
@@ -581,6 +629,39 @@ def do_abandon_conversation(conversation: Conversation, *, reason: str, at: date
         data={"reason": reason},
         require=(Q(first_response_at__isnull=True), "it was answered already"),
     )
+
+
+def do_mark_sla_status(
+    conversation: Conversation, status: str, *, priority: int, due: datetime | None, at: datetime
+) -> bool:
+    """The SLA watch's verdict on a conversation the customer waits on: at risk or breached.
+
+    Sets the status and the raised ``priority`` unless the conversation moved
+    on (no longer waited on, or already so marked: then False), writes the
+    ledger row, and sends the ``sla.breached`` webhook for a breach. Replies
+    set it back to ok (:func:`do_record_reply`).
+    """
+    with transaction.atomic():
+        updated = (
+            Conversation.objects.filter(pk=conversation.pk, state__in=SLA_WATCHED_STATES)
+            .exclude(sla_status=status)
+            .update(sla_status=status, priority=priority, updated_at=at)
+        )
+        if not updated:
+            return False
+        conversation.sla_status, conversation.priority = status, priority
+        breached = status == SLAStatus.BREACHED
+        record_event(
+            EventKind.SLA_BREACHED if breached else EventKind.SLA_AT_RISK,
+            at=at,
+            conversation=conversation,
+            agent=conversation.assigned_agent,
+            value_seconds=_seconds(conversation.waiting_since, at),
+            data={"due": due.isoformat() if due else None, "priority": priority},
+        )
+        if breached:
+            emit_conversations(WebhookEvent.SLA_BREACHED, [conversation.pk], at=at)
+    return True
 
 
 # --- Contacts -------------------------------------------------------------------------------

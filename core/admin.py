@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from core.actions import do_close_conversation, do_merge_contacts, do_resolve_conversation
+from core.actions import check_resolve_conversation, do_close_conversation, do_merge_contacts
 from core.errors import ContactCenterError
 from core.models import (
     WEBHOOK_EVENT_CHOICES,
@@ -20,6 +20,7 @@ from core.models import (
     ContactMerge,
     Conversation,
     ConversationState,
+    Disposition,
     Event,
     Identity,
     Message,
@@ -134,7 +135,7 @@ class ConversationAdmin(ReadOnlyAdmin):
         self._apply(
             request,
             queryset,
-            lambda c: do_resolve_conversation(c, actor=cast(User, request.user), disposition="no_action"),
+            lambda c: check_resolve_conversation(cast(User, request.user), c, disposition=Disposition.NO_ACTION),
         )
 
     @admin.action(description="Close selected resolved conversations")

@@ -16,19 +16,18 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.actions import record_event
-from core.errors import Invalid
+from core.ledger import record_event
 from core.models import Conversation, EventKind, Note, WorkSession
+from core.text import NOTE_MAX_LENGTH, check_text
 
 MAX_SESSION_SECONDS = 4 * 3600
 """A session left open (a closed laptop) counts at most this long."""
 
 
-def do_add_note(conversation: Conversation, author: Any, text: str) -> Note:
-    text = text.strip()
-    if not text:
-        raise Invalid("A note needs some text.", fields={"text": ["This field may not be blank."]})
-    return Note.objects.create(conversation=conversation, author=author, text=text[:5000])
+def check_add_note(user: Any, conversation: Conversation, text: str) -> Note:
+    """An internal note on a conversation the user may see (agents and supervisors; customers never see it)."""
+    text = check_text(text, field="text", max_length=NOTE_MAX_LENGTH, blank="A note needs some text.")
+    return Note.objects.create(conversation=conversation, author=user, text=text)
 
 
 def do_open_work(conversation: Conversation, agent: Any, *, at: datetime | None = None) -> WorkSession:
@@ -69,3 +68,12 @@ def do_close_work(conversation: Conversation, agent: Any, *, at: datetime | None
             wrap = min(MAX_SESSION_SECONDS, max(0.0, (now - session.wrap_started_at).total_seconds()))
             record_event(EventKind.WRAP_UP, at=now, conversation=conversation, agent=agent, value_seconds=wrap)
     return work
+
+
+def close_all_work(conversation: Conversation, *, at: datetime) -> None:
+    """The work on ``conversation`` is over (it was resolved): every agent's open session closes now."""
+    open_sessions = WorkSession.objects.filter(conversation=conversation, closed_at__isnull=True).select_related(
+        "agent"
+    )
+    for session in open_sessions:
+        do_close_work(conversation, session.agent, at=at)

@@ -133,6 +133,19 @@ OPEN_STATES = (
 HOLDING_STATES = (ConversationState.ASSIGNED, ConversationState.WAITING)
 """States in which a conversation takes up its agent's capacity."""
 
+SLA_WATCHED_STATES = (ConversationState.QUEUED, ConversationState.ASSIGNED)
+"""States in which the customer waits on us, so the SLA watch looks at the conversation."""
+
+
+class Disposition(models.TextChoices):
+    """How a conversation ended, chosen when it is resolved."""
+
+    ANSWERED = "answered", "Answered"
+    RESOLVED_FIRST_CONTACT = "resolved_first_contact", "Resolved on first contact"
+    DISPATCHED = "dispatched", "Dispatched to the field or another team"
+    NO_ACTION = "no_action", "No action needed"
+    SPAM = "spam", "Spam"
+
 
 class Sentiment(models.TextChoices):
     NEGATIVE = "negative", "Negative"
@@ -298,6 +311,15 @@ class ConversationSkill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.skill_id} ≥ {self.min_level}"
+
+
+class NotificationEvent(models.TextChoices):
+    """What notification rules (routing) can email people about."""
+
+    ESCALATED = "escalated", "Conversation escalated"
+    SLA_BREACHED = "sla_breached", "SLA breached"
+    SLA_AT_RISK = "sla_at_risk", "SLA at risk"
+    SPIKE = "spike", "Spike alert"
 
 
 class Direction(models.TextChoices):

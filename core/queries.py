@@ -38,6 +38,13 @@ def check_can_work(user: Any, conversation: Conversation) -> None:
         raise PermissionDenied("Only the agent working this conversation (or a supervisor) can do that.")
 
 
+def may_reopen(user: Any, conversation: Conversation) -> bool:
+    """Reopening a resolved conversation by hand is for the agent who had it last, or a supervisor."""
+    return conversation.state == ConversationState.RESOLVED and (
+        user.pk in (conversation.last_agent_id, conversation.assigned_agent_id) or is_supervisor(user)
+    )
+
+
 def access_worked_conversation(user: Any, conversation_id: int) -> Conversation:
     """The conversation if ``user`` may act on it.
 

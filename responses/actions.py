@@ -14,25 +14,18 @@ from django.utils import timezone
 
 from agents.models import AgentProfile
 from core import realtime
-from core.actions import do_record_reply, do_resolve_conversation, record_event
+from core.actions import check_reply_text, do_hold_reply, do_record_reply, do_resolve_conversation
 from core.configuration import bound_form, check_delete, check_save_form
 from core.errors import Conflict, Invalid, NotFound, PermissionDenied
-from core.models import Conversation, Delivery, Direction, EventKind, Message
+from core.models import Conversation, Delivery, Direction, Disposition, EventKind, Message
 from core.models import ConversationState as S
 from core.queries import check_can_work
 from core.roles import is_supervisor
+from core.text import REASON_MAX_LENGTH, check_text
 from responses.forms import KnowledgeArticleForm, ResponseTemplateForm
 from responses.models import KnowledgeArticle, ResponseTemplate, ReviewRule
 from responses.outbox import enqueue_post
 from responses.platform_rules import check_reply
-
-DISPOSITIONS = {
-    "answered": "Answered",
-    "resolved_first_contact": "Resolved on first contact",
-    "dispatched": "Dispatched to the field or another team",
-    "no_action": "No action needed",
-    "spam": "Spam",
-}
 
 
 def check_can_reply(user: Any, conversation: Conversation) -> None:
@@ -90,39 +83,18 @@ def do_send_reply(
     conversation's clock keeps running until a supervisor releases it.
     """
     check_can_reply(agent, conversation)
+    text = check_reply_text(text)
     check_platform_rules(conversation, text, private=private)
-    if resolve_with and resolve_with not in DISPOSITIONS:
+    if resolve_with and resolve_with not in Disposition.values:
         raise Invalid(f"Unknown disposition {resolve_with!r}.", fields={"disposition": ["Choose a disposition."]})
     reason = needs_review(conversation, agent)
     with transaction.atomic():
         if reason:
-            message = Message.objects.create(
-                conversation=conversation,
-                direction=Direction.OUTBOUND,
-                platform=conversation.platform,
-                author_agent=agent,
-                text=text.strip(),
-                is_public=not private and conversation.channel in ("x_public", "facebook_public", "sandbox_public"),
-                sent_at=timezone.now(),
-                delivery=Delivery.PENDING_APPROVAL,
-            )
-            record_event(
-                EventKind.REPLY_HELD,
-                at=timezone.now(),
-                conversation=conversation,
-                agent=agent,
-                data={"message_id": message.pk, "reason": reason, "resolve_with": resolve_with},
-            )
-            event = {"type": "approvals", "op": "changed", "ids": [conversation.pk]}
-            transaction.on_commit(lambda: realtime.send_event(event, [realtime.SUPERVISORS_GROUP]))
-            return message
+            return do_hold_reply(conversation, agent, text, private=private, reason=reason, resolve_with=resolve_with)
         message = do_record_reply(conversation, agent, text, private=private)
         _post_after_commit(message)
         if resolve_with:
-            from responses.surveys import do_invite_to_survey  # surveys build on this module
-
             do_resolve_conversation(conversation, actor=agent, disposition=resolve_with)
-            do_invite_to_survey(conversation)
     return message
 
 
@@ -145,11 +117,23 @@ def check_held_reply(user: Any, message_id: int) -> Message:
     return message
 
 
+def check_approve_reply(user: Any, message_id: int, *, text: str | None = None) -> Message:
+    """A supervisor releases a held reply (HTML and API), as written or edited (blank text: as written)."""
+    message = check_held_reply(user, message_id)
+    return do_approve_reply(message, user, text=text if text is not None and text.strip() else None)
+
+
+def check_reject_reply(user: Any, message_id: int, *, reason: str) -> Message:
+    """A supervisor refuses a held reply (HTML and API), saying why so the agent can learn."""
+    message = check_held_reply(user, message_id)
+    return do_reject_reply(message, user, reason=reason)
+
+
 def do_approve_reply(message: Message, supervisor: Any, *, text: str | None = None) -> Message:
-    """Release a held reply, as written or as edited by the supervisor, into the outbox."""
+    """Release a held reply, as written or as edited by the supervisor, into the outbox (and resolve, if asked)."""
     conversation = message.conversation
     assert conversation is not None
-    final = (text if text is not None else message.text).strip()
+    final = check_reply_text(text if text is not None else message.text)
     check_platform_rules(conversation, final, private=not message.is_public)
     held = Message.objects.filter(pk=message.pk, delivery=Delivery.PENDING_APPROVAL)
     with transaction.atomic():
@@ -168,17 +152,12 @@ def do_approve_reply(message: Message, supervisor: Any, *, text: str | None = No
         )
         _post_after_commit(released)
         if resolve_with:
-            from responses.surveys import do_invite_to_survey  # surveys build on this module
-
             do_resolve_conversation(conversation, actor=agent, disposition=str(resolve_with))
-            do_invite_to_survey(conversation)
     return released
 
 
 def do_reject_reply(message: Message, supervisor: Any, *, reason: str) -> Message:
-    reason = reason.strip()
-    if not reason:
-        raise Invalid("Say why, so the agent can learn.", fields={"reason": ["This field may not be blank."]})
+    reason = check_text(reason, field="reason", max_length=REASON_MAX_LENGTH, blank="Say why, so the agent can learn.")
     updated = Message.objects.filter(pk=message.pk, delivery=Delivery.PENDING_APPROVAL).update(
         delivery=Delivery.REJECTED, delivery_error=reason, reviewed_by=supervisor
     )

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import Conflict, ContactCenterError, NotFound, PermissionDenied
 from core.roles import is_supervisor
-from responses.actions import check_held_reply, do_approve_reply, do_reject_reply, held_replies
+from responses.actions import check_approve_reply, check_held_reply, check_reject_reply, held_replies
 from responses.surveys import SCORES, do_answer_survey, survey_for
 
 
@@ -25,10 +25,9 @@ def approvals(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def approve(request: HttpRequest, message_id: int) -> HttpResponse:
-    message = check_held_reply(request.user, message_id)
-    edited = request.POST.get("text")
+    check_held_reply(request.user, message_id)  # someone else's, or gone: the error page, as for any id
     try:
-        do_approve_reply(message, request.user, text=edited if edited is not None and edited.strip() else None)
+        check_approve_reply(request.user, message_id, text=request.POST.get("text"))
         messages.success(request, "Approved: the reply is on its way.")
     except ContactCenterError as error:
         messages.error(request, error.message)
@@ -38,9 +37,9 @@ def approve(request: HttpRequest, message_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def reject(request: HttpRequest, message_id: int) -> HttpResponse:
-    message = check_held_reply(request.user, message_id)
+    check_held_reply(request.user, message_id)
     try:
-        do_reject_reply(message, request.user, reason=request.POST.get("reason", ""))
+        check_reject_reply(request.user, message_id, reason=request.POST.get("reason", ""))
         messages.success(request, "Rejected: the agent sees why.")
     except ContactCenterError as error:
         messages.error(request, error.message)

@@ -11,16 +11,19 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core import hooks
-from core.actions import do_queue_conversations, do_transfer_to_queue
+from core.actions import do_queue_conversations, do_transfer_to_agent, do_transfer_to_queue
 from core.broker import BROKER_DOWN
 from core.configuration import bound_form, check_delete, check_save_form
 from core.errors import Conflict, Invalid
+from core.handling import do_close_work
 from core.models import Conversation, ConversationSkill
 from core.models import ConversationState as S
+from core.queries import check_can_work
+from core.text import REASON_MAX_LENGTH, check_optional_text
 from routing import engine
 from routing.forms import QueueForm, RoutingRuleForm, SkillForm
 from routing.models import NotificationRule, OverflowStep, Queue, QueueSkill, RoutingRule, Skill
-from routing.queries import check_queue_servable, default_queue
+from routing.queries import check_queue_servable, default_queue, transfer_targets
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +90,47 @@ def do_route_queued(*, max_passes: int = 200, limit: int = 500) -> engine.Routin
 def do_get_next(user_id: int) -> int | None:
     """Pull mode: hand the agent the most urgent item they may take; its id, or None."""
     return engine.get_next(user_id)
+
+
+def check_transfer_conversation(
+    user: Any, conversation: Conversation, *, queue_id: object = None, agent_id: object = None, reason: str = ""
+) -> Conversation:
+    """Transfer by hand (HTML and API) to a queue or to an agent: the conversation's agent, or a supervisor.
+
+    Exactly one target. A queue must exist; an agent must be an active user
+    in an agent role with an agent profile (no admin-only or role-less
+    account, and not the one holding it). The caller's work session ends: it
+    left their hands.
+    """
+    check_can_work(user, conversation)
+    reason = check_optional_text(reason, field="reason", max_length=REASON_MAX_LENGTH)
+    has_queue, has_agent = queue_id not in (None, ""), agent_id not in (None, "")
+    if has_queue == has_agent:
+        raise Invalid("Choose a queue or an agent to transfer to.")
+    if has_queue:
+        queue = Queue.objects.filter(pk=_id(queue_id, "queue")).first()
+        if queue is None:
+            raise Invalid("That queue no longer exists.", fields={"queue": ["No such queue."]})
+        do_close_work(conversation, user)
+        return do_transfer_to_queue(conversation, queue, actor=user, reason=reason)
+    agent = transfer_targets().filter(pk=_id(agent_id, "agent")).first()
+    if agent is None:
+        raise Invalid("That agent cannot take work.", fields={"agent": ["Not an active agent."]})
+    do_close_work(conversation, user)
+    return do_transfer_to_agent(conversation, agent, actor=user, reason=reason)
+
+
+def _id(value: object, field: str) -> int:
+    """A row id from a form or JSON value; ``Invalid`` for anything that is not one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        number = int(value)
+    else:
+        raise Invalid(f"{field} must be an id.", fields={field: ["A valid integer is required."]})
+    if not 0 < number < 2**63:
+        raise Invalid(f"{field} must be an id.", fields={field: ["A valid integer is required."]})
+    return number
 
 
 def do_requeue_absent_agent_work(user_id: int) -> list[int]:

@@ -34,6 +34,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from django.db import connection, transaction
@@ -46,6 +47,16 @@ from core.errors import Conflict
 from core.models import HOLDING_STATES, Conversation, ConversationSkill
 from core.models import ConversationState as S
 from routing.models import ChannelWeight, OverflowKind, OverflowStep, Queue, QueueSkill, RoutingMode
+
+
+class Why(StrEnum):
+    """Why the router chose (or did not choose) an agent: shown on the timeline, stored in the ledger row."""
+
+    STICKY = "sticky: back to the previous agent"
+    WAITING_FOR_PREVIOUS_AGENT = "waiting for the previous agent"
+    NO_ELIGIBLE_AGENT = "no eligible agent"
+    BEST_MATCH = "best skill match, then least occupied, then longest idle"
+    PULLED = "pulled by the agent (get next)"
 
 
 @dataclass
@@ -254,21 +265,21 @@ def decide(item: Item, snapshot: Snapshot, rules: QueueRules, now: datetime) -> 
     if item.preferred_agent_id is not None:
         preferred = next((a for a in eligible if a.user_id == item.preferred_agent_id), None)
         if preferred is not None:
-            return preferred, reason | {"why": "sticky: back to the previous agent"}
+            return preferred, reason | {"why": Why.STICKY}
         queue = rules.queues.get(item.queue_id)
         wait = queue.sticky_wait_seconds if queue else 0
         if (now - item.queued_at).total_seconds() < wait:
-            return None, reason | {"why": "waiting for the previous agent"}
+            return None, reason | {"why": Why.WAITING_FOR_PREVIOUS_AGENT}
         reason["sticky_expired"] = True
     if not eligible:
-        return None, reason | {"why": "no eligible agent"}
+        return None, reason | {"why": Why.NO_ELIGIBLE_AGENT}
     ranked = heapq.nsmallest(3, eligible, key=lambda a: score(a, reqs))
     best = ranked[0]
     reason["top"] = [
         {"agent_id": a.user_id, "skill_match": -score(a, reqs)[0], "occupancy": round(a.occupancy, 3)}
         for a in ranked[:3]
     ]
-    return best, reason | {"why": "best skill match, then least occupied, then longest idle"}
+    return best, reason | {"why": Why.BEST_MATCH}
 
 
 def _claim_items(limit: int, queue_ids: list[int] | None = None, after: tuple[Any, ...] | None = None) -> list[Item]:
@@ -367,7 +378,7 @@ def route(*, limit: int = 500, after: tuple[Any, ...] | None = None) -> RoutingS
             agent, reason = decide(item, snapshot, rules, now)
             stats.decision_seconds.append(time.perf_counter() - started)
             if agent is None:
-                if reason["why"] == "waiting for the previous agent":
+                if reason["why"] == Why.WAITING_FOR_PREVIOUS_AGENT:
                     stats.waiting_for_agent += 1
                 else:
                     stats.no_eligible_agent += 1
@@ -450,7 +461,7 @@ def get_next(user_id: int) -> int | None:
             if not snapshot.candidates(reqs, alternatives) or load + weight > profile.capacity:
                 continue
             reason = {
-                "why": "pulled by the agent (get next)",
+                "why": Why.PULLED,
                 "requirements": {str(k): v for k, v in reqs.items()},
                 "overflow": overflow,
                 "weight": weight,

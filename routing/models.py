@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from core.models import Channel, Sentiment
+from core.models import Channel, NotificationEvent, Sentiment
 
 LEVEL_VALIDATORS = [MinValueValidator(1), MaxValueValidator(10)]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -260,13 +260,6 @@ class ChannelWeight(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()}: {self.weight}"
-
-
-class NotificationEvent(models.TextChoices):
-    ESCALATED = "escalated", "Conversation escalated"
-    SLA_BREACHED = "sla_breached", "SLA breached"
-    SLA_AT_RISK = "sla_at_risk", "SLA at risk"
-    SPIKE = "spike", "Spike alert"
 
 
 CONVERSATION_NOTIFICATION_EVENTS = (

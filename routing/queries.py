@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
+from core.roles import AGENT, SUPERVISOR
 from routing.models import Queue, Skill
 
 
@@ -45,3 +47,15 @@ def check_queue_servable(requirements: dict[Skill, int]) -> None:
 def queues_with_skills() -> Any:
     """Queues with their SLA policy and skill requirements, for lists: a fixed number of queries."""
     return Queue.objects.select_related("sla_policy", "breach_queue").prefetch_related("skill_requirements__skill")
+
+
+def transfer_targets() -> QuerySet[Any]:
+    """Who a conversation may be transferred to: active users with an agent profile, in the agent or supervisor role.
+
+    Admin-only and role-less accounts are not there: they do not work conversations.
+    """
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, agent_profile__isnull=False, groups__name__in=[AGENT, SUPERVISOR])
+        .distinct()
+    )

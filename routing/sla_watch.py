@@ -9,19 +9,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import realtime
-from core.actions import do_escalate_conversation, do_transfer_to_queue, record_event
+from core.actions import do_escalate_conversation, do_mark_sla_status, do_transfer_to_queue
 from core.errors import Conflict
-from core.models import Conversation, EventKind, SLAStatus, WebhookEvent
+from core.models import SLA_WATCHED_STATES, Conversation, SLAStatus
 from core.models import ConversationState as S
 from core.notifications import notify_by_rules
-from core.webhooks import emit_conversations
 from routing.models import BreachAction, NotificationEvent
 
 logger = logging.getLogger(__name__)
 
 AT_RISK_BOOST = 10
 BREACH_BOOST = 20
-WATCHED_STATES = (S.QUEUED, S.ASSIGNED)
 
 
 def _due(conversation: Conversation) -> datetime | None:
@@ -43,7 +41,7 @@ def do_watch_sla(now: datetime | None = None) -> int:
     changed: list[tuple[Conversation, str]] = []
     candidates = (
         Conversation.objects.select_related("queue__sla_policy", "queue__breach_queue", "assigned_agent")
-        .filter(state__in=WATCHED_STATES, waiting_since__isnull=False)
+        .filter(state__in=SLA_WATCHED_STATES, waiting_since__isnull=False)
         .exclude(sla_status=SLAStatus.BREACHED)
     )
     for conversation in candidates.iterator(chunk_size=500):
@@ -73,28 +71,12 @@ def do_watch_sla(now: datetime | None = None) -> int:
 
 def _mark(conversation: Conversation, status: str, now: datetime) -> None:
     boost = BREACH_BOOST if status == SLAStatus.BREACHED else AT_RISK_BOOST
-    priority = min(100, conversation.priority + boost)
+    due = _due(conversation)
     with transaction.atomic():
-        updated = (
-            Conversation.objects.filter(pk=conversation.pk, state__in=WATCHED_STATES)
-            .exclude(sla_status=status)
-            .update(sla_status=status, priority=priority, updated_at=now)
-        )
-        if not updated:
+        if not do_mark_sla_status(
+            conversation, status, priority=min(100, conversation.priority + boost), due=due, at=now
+        ):
             return
-        conversation.sla_status, conversation.priority = status, priority
-        kind = EventKind.SLA_BREACHED if status == SLAStatus.BREACHED else EventKind.SLA_AT_RISK
-        due = _due(conversation)
-        record_event(
-            kind,
-            at=now,
-            conversation=conversation,
-            agent=conversation.assigned_agent,
-            value_seconds=(now - conversation.waiting_since).total_seconds() if conversation.waiting_since else None,
-            data={"due": due.isoformat() if due else None, "priority": priority},
-        )
-        if status == SLAStatus.BREACHED:
-            emit_conversations(WebhookEvent.SLA_BREACHED, [conversation.pk], at=now)
         notify_by_rules(
             NotificationEvent.SLA_BREACHED if status == SLAStatus.BREACHED else NotificationEvent.SLA_AT_RISK,
             conversation_id=conversation.pk,

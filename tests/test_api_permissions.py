@@ -38,6 +38,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("api-conversation-transfer", "post"): ANY,
     ("api-conversation-escalate", "post"): ANY,
     ("api-conversation-resolve", "post"): ANY,
+    ("api-conversation-reopen", "post"): ANY,
     ("api-contacts", "get"): ANY,
     ("api-contact", "get"): ANY,
     ("api-contact-merge", "post"): SUPERVISOR,
@@ -60,6 +61,9 @@ MATRIX: dict[tuple[str, str], str] = {
     ("api-routing-rule", "get"): ADMIN,
     ("api-routing-rule", "patch"): ADMIN,
     ("api-routing-rule", "delete"): ADMIN,
+    ("api-replies-held", "get"): SUPERVISOR,
+    ("api-reply-approve", "post"): SUPERVISOR,
+    ("api-reply-reject", "post"): SUPERVISOR,
     ("api-templates", "get"): ANY,
     ("api-templates", "post"): SUPERVISOR,
     ("api-template", "get"): ANY,
@@ -111,6 +115,7 @@ def world(agent: Any, queue: Queue, make_post: Any) -> dict[str, Any]:
         "rule_id": RoutingRule.objects.create(name="All", queue=queue).pk,
         "template_id": ResponseTemplate.objects.create(name="Sorry", shortcut="sorry", body="Sorry!").pk,
         "article_id": KnowledgeArticle.objects.create(title="Routers", body="Restart it.").pk,
+        "message_id": conversation.messages.first().pk,  # type: ignore[union-attr]
     }
 
 

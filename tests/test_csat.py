@@ -57,11 +57,9 @@ def survey_messages(conversation: Conversation) -> list[Message]:
 
 
 def answered(conversation: Conversation, agent: Any, score: int) -> SurveyInvitation:
-    """Resolved by ``agent`` and rated ``score``: the actions the console and the survey page call."""
+    """Resolved by ``agent`` (which invites) and rated ``score``: the actions the console and the survey page call."""
     do_resolve_conversation(conversation, actor=agent, disposition="answered")
-    invitation = do_invite_to_survey(conversation)
-    assert invitation is not None
-    return do_answer_survey(invitation, score)
+    return do_answer_survey(SurveyInvitation.objects.get(conversation=conversation), score)
 
 
 # --- The invitation -------------------------------------------------------------------------------
@@ -171,12 +169,11 @@ def test_reply_and_resolve_invites_after_the_reply(
 
 def test_a_conversation_is_surveyed_once(agent: Any, assigned: Callable[..., Conversation]) -> None:
     conversation = assigned("x_dm")
-    do_resolve_conversation(conversation, actor=agent, disposition="answered")
+    do_resolve_conversation(conversation, actor=agent, disposition="answered")  # invites
 
-    first = do_invite_to_survey(conversation)
     again = do_invite_to_survey(conversation)
 
-    assert first is not None and again is None
+    assert again is None
     assert SurveyInvitation.objects.count() == 1
     assert len(survey_messages(conversation)) == 1
 
@@ -188,9 +185,7 @@ def test_a_conversation_is_surveyed_once(agent: Any, assigned: Callable[..., Con
 def invitation(agent: Any, assigned: Callable[..., Conversation]) -> SurveyInvitation:
     conversation = assigned("x_public", name="Dana <script>alert('x')</script> White")
     do_resolve_conversation(conversation, actor=agent, disposition="answered")
-    made = do_invite_to_survey(conversation)
-    assert made is not None
-    return made
+    return SurveyInvitation.objects.get(conversation=conversation)
 
 
 def csrf_client() -> Client:
@@ -311,7 +306,6 @@ def test_the_journey_shows_each_conversations_score_in_one_query(
     answered(rated, agent, 5)
     unrated = assigned("x_public", text="Still down?")
     do_resolve_conversation(unrated, actor=agent, disposition="answered")
-    do_invite_to_survey(unrated)
     current = assigned("x_dm", text="Thanks again")
 
     contact = current.contact

@@ -21,7 +21,8 @@ from quality.actions import (
     sample_candidates,
 )
 from quality.models import QaForm, QaReview, QaSample, ReviewStatus, SampleMode
-from responses.surveys import do_answer_survey, do_invite_to_survey
+from responses.models import SurveyInvitation
+from responses.surveys import do_answer_survey
 from routing.models import Queue
 from tests.qa_data import resolved, standard_form
 from tests.states import conversation_in_state
@@ -152,9 +153,7 @@ def test_filters_narrow_the_draw(
     escalated = resolved_now(escalated, agent)
     unhappy, happy = handled(), handled()
     for conversation, rating in ((unhappy, 2), (happy, 5)):
-        invitation = do_invite_to_survey(conversation)
-        assert invitation is not None
-        do_answer_survey(invitation, rating)
+        do_answer_survey(SurveyInvitation.objects.get(conversation=conversation), rating)  # resolving invited
 
     def draw(**fields: Any) -> set[int]:
         QaReview.objects.all().delete()

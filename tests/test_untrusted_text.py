@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from agents.models import AgentProfile
 from core.actions import do_escalate_conversation
-from core.handling import do_add_note
+from core.handling import check_add_note
 from core.models import Conversation, Delivery, Message
 from core.models import ConversationState as S
 from monitoring.models import SocialAccount
@@ -107,7 +107,7 @@ def hostile(make_post: Any, queue: Queue, agent: Any, supervisor: Any) -> Conver
     AgentProfile.objects.filter(user=agent).update(is_trainee=True)
     held = do_send_reply(conversation, agent, QUOTE)
     assert held.delivery == Delivery.PENDING_APPROVAL
-    do_add_note(conversation, agent, "They pasted <script>alert(8)</script> again")
+    check_add_note(agent, conversation, "They pasted <script>alert(8)</script> again")
     do_escalate_conversation(conversation, actor=agent, reason="<img src=x onerror=alert(9)>")
     return conversation
 

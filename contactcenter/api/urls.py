@@ -13,6 +13,7 @@ from console import api as console_api
 from core import api as core_api
 from reporting import api as reporting_api
 from responses import api as responses_api
+from responses import api_approvals
 from routing import api as routing_api
 
 urlpatterns = [
@@ -58,6 +59,11 @@ urlpatterns += [
         console_api.ResolveView.as_view(),
         name="api-conversation-resolve",
     ),
+    path(
+        "conversations/<int:conversation_id>/reopen/",
+        console_api.ReopenView.as_view(),
+        name="api-conversation-reopen",
+    ),
     path("contacts/", core_api.ContactListView.as_view(), name="api-contacts"),
     path("contacts/<int:contact_id>/", core_api.ContactDetailView.as_view(), name="api-contact"),
     path("contacts/<int:contact_id>/merge/", console_api.ContactMergeView.as_view(), name="api-contact-merge"),
@@ -74,6 +80,9 @@ urlpatterns += [
     path("skills/<int:skill_id>/", routing_api.SkillDetailView.as_view(), name="api-skill"),
     path("routing-rules/", routing_api.RoutingRuleListView.as_view(), name="api-routing-rules"),
     path("routing-rules/<int:rule_id>/", routing_api.RoutingRuleDetailView.as_view(), name="api-routing-rule"),
+    path("replies/held/", api_approvals.HeldReplyListView.as_view(), name="api-replies-held"),
+    path("replies/<int:message_id>/approve/", api_approvals.ApproveReplyView.as_view(), name="api-reply-approve"),
+    path("replies/<int:message_id>/reject/", api_approvals.RejectReplyView.as_view(), name="api-reply-reject"),
     path("templates/", responses_api.TemplateListView.as_view(), name="api-templates"),
     path("templates/<int:template_id>/", responses_api.TemplateDetailView.as_view(), name="api-template"),
     path("knowledge/", responses_api.KnowledgeListView.as_view(), name="api-knowledge"),
