@@ -50,10 +50,24 @@ def bound_form(form_class: type[forms.ModelForm], instance: models.Model | None,
     for name, value in merged.items():
         if name not in fields:
             continue
-        if isinstance(form_class.base_fields[name], forms.JSONField) and not isinstance(value, str):
+        field = form_class.base_fields[name]
+        if isinstance(field, forms.JSONField) and not isinstance(value, str):
             value = json.dumps(value)  # the form parses JSON text, as posted from a textarea
+        if isinstance(field, forms.ModelChoiceField):
+            _check_ids(name, value)
         form_data[name] = "" if value is None else value
     return form_class(data=form_data, instance=instance)
+
+
+def _check_ids(name: str, value: Any) -> None:
+    """Ids beyond 64 bits can name no row, and SQLite cannot even compare them: refuse them as unknown choices."""
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, bool) or not isinstance(item, int | str):
+            continue
+        text = str(item).strip()
+        if text.lstrip("-").isdigit() and not -(2**63) <= int(text) < 2**63:
+            message = "Select a valid choice. That choice is not one of the available choices."
+            raise Invalid(f"{name}: {message}", fields={name: [message]})
 
 
 def invalid_from_form(form: forms.BaseForm) -> Invalid:
