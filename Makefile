@@ -61,13 +61,13 @@ load: install-dev
 
 ## fuzz: the bad-input properties with 2,000 examples each (make test runs 60)
 fuzz: install-dev
-	FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -q tests/test_webhooks_fuzz.py
+	FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -q tests/capture/test_webhooks_fuzz.py
 
 ## faults: kill a worker mid-posting, restart Redis and PostgreSQL under load (private servers on free ports,
 ## never the machine's), plus the quick outage and disconnect faults that make test also runs
 faults: install-dev
 	timeout 900 $(BIN)/python -m pytest -q -s -m faults tests/
-	timeout 300 $(BIN)/python -m pytest -q -s tests/test_fault_platform_outage.py tests/test_fault_browser_disconnect.py
+	timeout 300 $(BIN)/python -m pytest -q -s tests/faults/test_fault_platform_outage.py tests/faults/test_fault_browser_disconnect.py
 
 format: install-dev
 	$(BIN)/ruff format .

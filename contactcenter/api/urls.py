@@ -1,6 +1,6 @@
 """Every /api/v1/ endpoint, mounted by contactcenter.urls (which also serves the schema and docs).
 
-tests/test_api_permissions.py walks this list: an endpoint added here without
+tests/api/test_api_permissions.py walks this list: an endpoint added here without
 a row in its role matrix fails that test.
 """
 
