@@ -24,6 +24,7 @@ from core.rest.schema import error_responses
 from responses.actions import check_delete_article, check_delete_template, check_save_article, check_save_template
 from responses.models import KnowledgeArticle, ResponseTemplate
 from responses.queries import articles_visible_to, templates_for, templates_visible_to
+from responses.templating import MAX_LENGTH
 
 WHO = "Every role reads; supervisors and admins create, change and delete."
 
@@ -61,7 +62,13 @@ class ResponseTemplateSerializer(serializers.ModelSerializer):
 class ResponseTemplateInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     shortcut = serializers.RegexField(r"^[a-z0-9_-]+$", max_length=40, help_text="Typed as /shortcut.")
-    body = serializers.CharField(help_text="Text with variables such as {customer_name}, {agent_name}.")
+    body = serializers.CharField(
+        max_length=MAX_LENGTH,
+        help_text=(
+            "Text with variables such as {customer_name}, {agent_name}; {{ and }} for literal braces. "
+            "Nothing else goes inside braces (no format specs, conversions, attributes or indexes)."
+        ),
+    )
     queue = serializers.IntegerField(required=False, allow_null=True, help_text="A queue's id; null: every queue.")
     language = serializers.CharField(max_length=16, required=False, allow_blank=True)
     is_active = serializers.BooleanField(required=False)
