@@ -9,7 +9,8 @@ from django.db.models import F, Q, QuerySet
 from agents.models import Presence
 from core.models import Contact, Conversation, Delivery, Message
 from core.models import ConversationState as S
-from core.queries import conversation_thread
+from core.queries import conversation_thread, visible_conversations
+from core.roles import is_supervisor
 from routing.models import Queue, RoutingMode
 from routing.queries import transfer_targets
 
@@ -26,13 +27,27 @@ def inbox_for(user: Any) -> list[Conversation]:
     return list(rows)
 
 
-def journey(contact: Contact, limit: int = 50) -> list[Conversation]:
-    """Every conversation with this customer on every channel, newest first, with its CSAT score (or None)."""
+def journey(user: Any, contact: Contact, limit: int = 50) -> list[Conversation]:
+    """The customer's conversations on every channel that ``user`` may open, newest first, with CSAT (or None).
+
+    The same conversations the contacts API shows the user: another team's
+    conversation with this customer is not shown here, only counted
+    (:func:`hidden_journey_count`).
+    """
     return list(
-        contact.conversations.select_related("assigned_agent", "last_agent", "queue")
+        visible_conversations(user)
+        .filter(contact=contact)
+        .select_related("assigned_agent", "last_agent", "queue")
         .annotate(csat_score=F("survey_invitation__score"))  # a LEFT JOIN on the one-to-one: no query per row
         .order_by("-created_at")[:limit]
     )
+
+
+def hidden_journey_count(user: Any, contact: Contact) -> int:
+    """How many of the customer's conversations ``user`` may not open: that they exist, nothing of them."""
+    if is_supervisor(user):
+        return 0
+    return contact.conversations.count() - visible_conversations(user).filter(contact=contact).count()
 
 
 def transfer_queues() -> QuerySet[Queue]:

@@ -15,6 +15,7 @@ from console.queries import journey
 from core.actions import do_resolve_conversation
 from core.models import Conversation, Delivery, Direction, Event, EventKind, Message
 from core.models import ConversationState as S
+from core.roles import is_supervisor
 from monitoring.models import SocialAccount
 from reporting.kpis import KpiFilter, csat
 from responses.actions import do_send_reply
@@ -309,8 +310,9 @@ def test_the_journey_shows_each_conversations_score_in_one_query(
     current = assigned("x_dm", text="Thanks again")
 
     contact = current.contact
+    is_supervisor(supervisor)  # the role is read once per request, not per query
     with django_assert_num_queries(1):
-        scores = {c.pk: c.csat_score for c in journey(contact)}
+        scores = {c.pk: c.csat_score for c in journey(supervisor, contact)}
     assert scores == {rated.pk: 5, unrated.pk: None, current.pk: None}
 
     client.force_login(supervisor)
