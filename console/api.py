@@ -37,6 +37,7 @@ from core.models import (
     ContactMerge,
     Conversation,
     ConversationState,
+    Delivery,
     Event,
     Message,
     Sentiment,
@@ -48,6 +49,7 @@ from core.queries import (
     conversation_timeline,
     visible_conversations,
 )
+from core.rest.ids import IdField
 from core.rest.pagination import NewestFirstCursorPagination
 from core.rest.permissions import IsAgent, IsSupervisor
 from core.rest.schema import error_responses
@@ -119,6 +121,9 @@ class MessageAuthorSerializer(serializers.Serializer):
 
 class MessageSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
+    delivery = serializers.ChoiceField(
+        choices=Delivery.choices, allow_blank=True, help_text="Empty for the customer's messages: not ours to post."
+    )
 
     class Meta:
         model = Message
@@ -155,9 +160,9 @@ class ConversationListView(generics.ListAPIView[Conversation]):
 
     class FilterSerializer(serializers.Serializer):
         state = serializers.ChoiceField(choices=ConversationState.choices, required=False)
-        queue = serializers.IntegerField(required=False, help_text="Queue id.")
+        queue = IdField(required=False, help_text="Queue id.")
         channel = serializers.ChoiceField(choices=Channel.choices, required=False)
-        assigned_agent = serializers.IntegerField(required=False, help_text="The assigned agent's user id.")
+        assigned_agent = IdField(required=False, help_text="The assigned agent's user id.")
         # allow_null: a query string without it means "either", not False.
         escalated = serializers.BooleanField(required=False, allow_null=True)
         created_after = serializers.DateTimeField(required=False, help_text="Created at or after (ISO 8601).")

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from core.queries import access_conversation
 from core.rest.config_views import ConfigDetailView, ConfigListView, config_schema
+from core.rest.ids import IdField
 from core.rest.permissions import AgentReadsSupervisorWrites, IsAgent
 from core.rest.schema import error_responses
 from responses.actions import check_delete_article, check_delete_template, check_save_article, check_save_template
@@ -62,7 +63,7 @@ class ResponseTemplateInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     shortcut = serializers.RegexField(r"^[a-z0-9_-]+$", max_length=40, help_text="Typed as /shortcut.")
     body = serializers.CharField(help_text="Text with variables such as {customer_name}, {agent_name}.")
-    queue = serializers.IntegerField(required=False, allow_null=True, help_text="A queue's id; null: every queue.")
+    queue = IdField(required=False, allow_null=True, help_text="A queue's id; null: every queue.")
     language = serializers.CharField(max_length=16, required=False, allow_blank=True)
     is_active = serializers.BooleanField(required=False)
 
