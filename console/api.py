@@ -34,6 +34,7 @@ from core.models import (
     ContactMerge,
     Conversation,
     ConversationState,
+    Delivery,
     Disposition,
     Event,
     Message,
@@ -46,6 +47,7 @@ from core.queries import (
     conversation_timeline,
     visible_conversations,
 )
+from core.rest.ids import IdField
 from core.rest.pagination import NewestFirstCursorPagination
 from core.rest.permissions import IsAgent, IsSupervisor
 from core.rest.schema import error_responses
@@ -117,6 +119,9 @@ class MessageAuthorSerializer(serializers.Serializer):
 
 class MessageSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
+    delivery = serializers.ChoiceField(
+        choices=Delivery.choices, allow_blank=True, help_text="Empty for the customer's messages: not ours to post."
+    )
 
     class Meta:
         model = Message
@@ -153,9 +158,9 @@ class ConversationListView(generics.ListAPIView[Conversation]):
 
     class FilterSerializer(serializers.Serializer):
         state = serializers.ChoiceField(choices=ConversationState.choices, required=False)
-        queue = serializers.IntegerField(required=False, help_text="Queue id.")
+        queue = IdField(required=False, help_text="Queue id.")
         channel = serializers.ChoiceField(choices=Channel.choices, required=False)
-        assigned_agent = serializers.IntegerField(required=False, help_text="The assigned agent's user id.")
+        assigned_agent = IdField(required=False, help_text="The assigned agent's user id.")
         # allow_null: a query string without it means "either", not False.
         escalated = serializers.BooleanField(required=False, allow_null=True)
         created_after = serializers.DateTimeField(required=False, help_text="Created at or after (ISO 8601).")
@@ -305,8 +310,8 @@ class TransferView(APIView):
 
     @extend_schema_serializer(component_name="TransferRequest")
     class InputSerializer(serializers.Serializer):
-        queue = serializers.IntegerField(required=False, help_text="Transfer to this queue's id...")
-        agent = serializers.IntegerField(required=False, help_text="...or to this agent's user id.")
+        queue = IdField(required=False, help_text="Transfer to this queue's id...")
+        agent = IdField(required=False, help_text="...or to this agent's user id.")
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
     @extend_schema(

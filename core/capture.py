@@ -29,7 +29,7 @@ from core.actions import (
     do_transition,
     reopen_conversation,
 )
-from core.bulk import insert_dicts, insert_rows, update_rows
+from core.bulk import insert_dicts, insert_rows, storable_json, update_rows
 from core.errors import Conflict, Invalid
 from core.models import (
     Channel,
@@ -547,6 +547,7 @@ def do_record_edit(post: InboundPost, triage: Triage = UNTRIAGED) -> CaptureResu
 
     An edit of a post never captured is captured as a new post.
     """
+    post = _storable_post(post)
     with transaction.atomic():
         message = (
             Message.objects.select_for_update().filter(platform=post.platform, external_id=post.external_id).first()
@@ -555,7 +556,9 @@ def do_record_edit(post: InboundPost, triage: Triage = UNTRIAGED) -> CaptureResu
             return do_capture_post(post, triage)
         if message.text != post.text:
             history = [*message.edit_history, {"text": message.text, "replaced_at": timezone.now().isoformat()}]
-            Message.objects.filter(pk=message.pk).update(text=post.text, raw=post.raw, edit_history=history)
+            # The raw payload as insert_dicts stores it on every database (no NaN, no NUL, no lone surrogate).
+            raw = storable_json(post.raw)
+            Message.objects.filter(pk=message.pk).update(text=post.text, raw=raw, edit_history=history)
             if message.conversation_id is not None:
                 agent_id = (
                     Conversation.objects.filter(pk=message.conversation_id)

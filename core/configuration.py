@@ -18,6 +18,7 @@ from django.db import models, transaction
 from django.forms.models import model_to_dict
 
 from core.errors import Conflict, Invalid
+from core.rest.ids import ID_MAX, ID_MIN
 
 M = TypeVar("M", bound=models.Model)
 
@@ -65,7 +66,7 @@ def _check_ids(name: str, value: Any) -> None:
         if isinstance(item, bool) or not isinstance(item, int | str):
             continue
         text = str(item).strip()
-        if text.lstrip("-").isdigit() and not -(2**63) <= int(text) < 2**63:
+        if text.lstrip("-").isdigit() and not ID_MIN <= int(text) <= ID_MAX:
             message = "Select a valid choice. That choice is not one of the available choices."
             raise Invalid(f"{name}: {message}", fields={name: [message]})
 

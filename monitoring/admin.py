@@ -12,13 +12,16 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from core.errors import ContactCenterError
 from core.models import Channel, Platform
 from core.posts import Author, InboundPost
 from monitoring import credentials
+from monitoring.actions import check_process_held_delivery
 from monitoring.models import (
     BlockedAuthor,
     ClassificationRule,
     FilterRule,
+    HeldDelivery,
     ListeningQuery,
     SocialAccount,
     TrackedKeyword,
@@ -149,6 +152,62 @@ class SocialAccountAdmin(admin.ModelAdmin):
             enabled=True, disabled_reason="", consecutive_failures=0, next_poll_at=timezone.now(), poll_lease_until=None
         )
         self.message_user(request, f"{count} account(s) enabled.", messages.SUCCESS)
+        held = HeldDelivery.objects.filter(account__in=queryset, processed_at=None).count()
+        if held:
+            self.message_user(
+                request,
+                f"{held} delivery(ies) received while disabled are held: process them under Held deliveries.",
+                messages.WARNING,
+            )
+
+
+class HeldStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("waiting", "Waiting"), ("processed", "Processed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[HeldDelivery]) -> QuerySet[HeldDelivery]:
+        if self.value() == "waiting":
+            return queryset.filter(processed_at=None)
+        if self.value() == "processed":
+            return queryset.exclude(processed_at=None)
+        return queryset
+
+
+@admin.register(HeldDelivery)
+class HeldDeliveryAdmin(admin.ModelAdmin):
+    """Webhook deliveries that arrived while their account was disabled: kept until processed here."""
+
+    list_display = ["received_at", "account", "account_enabled", "posts", "deletions", "processed_at", "last_error"]
+    list_filter = [HeldStateFilter, "account"]
+    list_select_related = ["account"]
+    readonly_fields = ["account", "received_at", "posts", "deletions", "processed_at", "last_error", "body"]
+    actions = ["process_now"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # only the webhooks hold deliveries
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # what the platform sent is kept as it was sent
+
+    @admin.display(boolean=True, description="Account enabled")
+    def account_enabled(self, held: HeldDelivery) -> bool:
+        return held.account.enabled
+
+    @admin.action(description="Process selected now (their accounts enabled again)")
+    def process_now(self, request: HttpRequest, queryset: QuerySet[HeldDelivery]) -> None:
+        stored = processed = 0
+        for held_id in queryset.filter(processed_at=None).values_list("pk", flat=True):
+            try:
+                stats = check_process_held_delivery(held_id)
+            except ContactCenterError as error:
+                self.message_user(request, error.message, messages.ERROR)
+                continue
+            processed += 1
+            stored += stats.stored
+        self.message_user(request, f"{processed} delivery(ies) processed, {stored} post(s) stored.", messages.SUCCESS)
 
 
 @admin.register(ListeningQuery)

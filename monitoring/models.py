@@ -73,6 +73,35 @@ class SocialAccount(PollState):
         return f"{self.get_platform_display()}: {self.name}"
 
 
+class HeldDelivery(models.Model):
+    """A signed webhook delivery for an account that was disabled when it arrived: kept whole, never dropped.
+
+    The platform is answered 200 (it would retry for days, then give up and lose the posts); an admin processes
+    the delivery once the account is enabled again, and its posts then go through capture as if just delivered.
+    ``body`` is the delivery as the platform signed it; a delivery naming several accounts is held once for each
+    disabled one, and processing takes only that account's part.
+    """
+
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="held_deliveries")
+    body = models.TextField(editable=False, help_text="The delivery as the platform signed it (JSON).")
+    posts = models.PositiveIntegerField(default=0, editable=False, help_text="Its posts for the account.")
+    deletions = models.PositiveIntegerField(default=0, editable=False, help_text="Its deletions for the account.")
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+    processed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        verbose_name_plural = "held deliveries"
+        indexes = [
+            # The admin's list of what still waits, per account.
+            models.Index(fields=["account", "received_at"], condition=Q(processed_at=None), name="held_waiting"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Delivery for {self.account} received {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
 def _string_list(value: object, field: str) -> None:
     if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
         raise ValidationError({field: 'Give a list of non-empty words, e.g. ["refund", "outage"].'})

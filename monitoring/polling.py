@@ -89,6 +89,9 @@ def do_poll_query(query_id: int) -> IngestStats | None:
 def _poll(source: PollState, account: SocialAccount, fetch: Any) -> IngestStats | None:
     try:
         connector = connector_class(account.platform)(account_ref(account), timeout=settings.PLATFORM_TIMEOUT_SECONDS)
+        if not connector.can_poll():
+            _not_polled(source)
+            return None
         page: Page = fetch(connector)
     except CredentialsUnreadable as error:
         _failed(source, account, PlatformError(str(error), permanent=True, code="credentials_unreadable"))
@@ -117,6 +120,24 @@ def _poll(source: PollState, account: SocialAccount, fetch: Any) -> IngestStats 
         last_error="",
     )
     return stats
+
+
+NOT_POLLED = "Not polled: the account has no polling credentials. Its webhook deliveries are still captured."
+
+
+def _not_polled(source: PollState) -> None:
+    """A webhook-only account (or a query of one): not polled, not failed, not disabled; looked at again later.
+
+    The note in ``last_error`` tells an admin why nothing is polled; adding credentials starts polling.
+    """
+    now = timezone.now()
+    source_model: Any = type(source)
+    source_model.objects.filter(pk=source.pk).update(
+        poll_lease_until=None,
+        next_poll_at=now + timedelta(seconds=source.poll_interval_seconds),
+        last_error=NOT_POLLED,
+        last_error_at=None,
+    )
 
 
 def _failed(source: PollState, account: SocialAccount, error: PlatformError) -> None:

@@ -3,15 +3,14 @@
 Each POST is checked in this order, so a bad request costs us nothing:
 size (413), signature over the raw bytes (403), JSON and shape (400). A
 valid delivery is stored through the same pipeline as polling *before* 200
-is returned; a repeated delivery is a no-op. Deliveries for accounts we do
-not know, or have disabled, are acknowledged and dropped (with a log line),
-since the platform would otherwise retry them for days.
+is returned; a repeated delivery is a no-op. A delivery for an account that is
+disabled is held, whole, until an admin processes it (``monitoring.actions``);
+one for an account we do not know is acknowledged and dropped (with a log
+line), since the platform would otherwise retry it for days.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 from collections.abc import Callable
 
@@ -20,9 +19,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from monitoring.models import SocialAccount
-from monitoring.pipeline import IngestStats, ingest
-from monitoring.platforms import MalformedPayload, WebhookEvents
+from monitoring.actions import do_receive_delivery, parse_delivery
+from monitoring.platforms import MalformedPayload
 from monitoring.platforms import facebook as facebook_platform
 from monitoring.platforms import x as x_platform
 
@@ -39,7 +37,6 @@ def _receive(
     secret: str | None,
     signature_header: str,
     signature_valid: Callable[[str, bytes, str | None], bool],
-    parse: Callable[[object], WebhookEvents],
 ) -> HttpResponse:
     try:
         declared = int(request.headers.get("Content-Length") or 0)
@@ -58,32 +55,11 @@ def _receive(
     if not signature_valid(secret, body, request.headers.get(signature_header)):
         return _error(403, "bad_signature", "Signature missing or invalid.")
     try:
-        payload = json.loads(body.decode("utf-8"))
-        events = parse(payload)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        # MalformedPayload and JSONDecodeError are both ValueErrors.
-        message = str(error) if isinstance(error, MalformedPayload) else "Body is not valid UTF-8 JSON."
-        return _error(400, "malformed", message)
-    stats = _ingest_events(platform, events)
-    return JsonResponse({"status": "ok", "stored": stats.stored, "duplicates": stats.duplicates})
-
-
-def _ingest_events(platform: str, events: WebhookEvents) -> IngestStats:
-    accounts = {
-        account.external_id: account
-        for account in SocialAccount.objects.filter(platform=platform, external_id__in=list(events), enabled=True)
-    }
-    total = IngestStats()
-    for external_id, page in events.items():
-        account = accounts.get(external_id)
-        if account is None:
-            logger.info("%s webhook for unknown or disabled account %s dropped", platform, external_id)
-            continue
-        posts = [dataclasses.replace(post, account_id=account.pk) for post in page.posts]
-        stats = ingest(posts, page.deletions)
-        for field in dataclasses.fields(IngestStats):
-            setattr(total, field.name, getattr(total, field.name) + getattr(stats, field.name))
-    return total
+        events = parse_delivery(platform, body)
+    except MalformedPayload as error:
+        return _error(400, "malformed", str(error))
+    stats = do_receive_delivery(platform, body, events)
+    return JsonResponse({"status": "ok", "stored": stats.stored, "duplicates": stats.duplicates, "held": stats.held})
 
 
 @csrf_exempt
@@ -101,7 +77,6 @@ def facebook_webhook(request: HttpRequest) -> HttpResponse:
         settings.FACEBOOK_APP_SECRET,
         "X-Hub-Signature-256",
         facebook_platform.signature_valid,
-        facebook_platform.parse_webhook,
     )
 
 
@@ -121,5 +96,4 @@ def x_webhook(request: HttpRequest) -> HttpResponse:
         settings.X_CONSUMER_SECRET,
         "x-twitter-webhooks-signature",
         x_platform.signature_valid,
-        x_platform.parse_account_activity,
     )

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from core.queries import access_conversation
 from core.rest.config_views import ConfigDetailView, ConfigListView, config_schema
+from core.rest.ids import IdField
 from core.rest.permissions import AgentReadsSupervisorWrites, IsAgent
 from core.rest.schema import error_responses
 from responses.actions import check_delete_article, check_delete_template, check_save_article, check_save_template
@@ -69,7 +70,7 @@ class ResponseTemplateInputSerializer(serializers.Serializer):
             "Nothing else goes inside braces (no format specs, conversions, attributes or indexes)."
         ),
     )
-    queue = serializers.IntegerField(required=False, allow_null=True, help_text="A queue's id; null: every queue.")
+    queue = IdField(required=False, allow_null=True, help_text="A queue's id; null: every queue.")
     language = serializers.CharField(max_length=16, required=False, allow_blank=True)
     is_active = serializers.BooleanField(required=False)
 

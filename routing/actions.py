@@ -19,6 +19,7 @@ from core.handling import do_close_work
 from core.models import Conversation, ConversationSkill
 from core.models import ConversationState as S
 from core.queries import check_can_work
+from core.rest.ids import ID_MAX
 from core.text import REASON_MAX_LENGTH, check_optional_text
 from routing import engine
 from routing.forms import QueueForm, RoutingRuleForm, SkillForm
@@ -128,7 +129,7 @@ def _id(value: object, field: str) -> int:
         number = int(value)
     else:
         raise Invalid(f"{field} must be an id.", fields={field: ["A valid integer is required."]})
-    if not 0 < number < 2**63:
+    if not 0 < number <= ID_MAX:
         raise Invalid(f"{field} must be an id.", fields={field: ["A valid integer is required."]})
     return number
 

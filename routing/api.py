@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from core.models import Channel, Sentiment
 from core.rest.config_views import INT16_MAX, UINT32_MAX, ConfigDetailView, ConfigListView, config_schema
+from core.rest.ids import IdField
 from core.rest.permissions import AgentReadsAdminWrites, IsAdmin
 from core.rest.schema import RefSerializer
 from routing.actions import (
@@ -107,13 +108,13 @@ class QueueInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(max_length=300, required=False, allow_blank=True)
     priority = serializers.IntegerField(min_value=-INT16_MAX - 1, max_value=INT16_MAX, required=False)
-    sla_policy = serializers.IntegerField(required=False, allow_null=True, help_text="An SLA policy's id.")
+    sla_policy = IdField(required=False, allow_null=True, help_text="An SLA policy's id.")
     is_default = serializers.BooleanField(required=False)
     mode = serializers.ChoiceField(choices=RoutingMode.choices, required=False)
     sticky_window_hours = serializers.IntegerField(min_value=0, max_value=UINT32_MAX, required=False)
     sticky_wait_seconds = serializers.IntegerField(min_value=0, max_value=UINT32_MAX, required=False)
     breach_action = serializers.ChoiceField(choices=BreachAction.choices, required=False)
-    breach_queue = serializers.IntegerField(required=False, allow_null=True, help_text="A queue's id, for 'move'.")
+    breach_queue = IdField(required=False, allow_null=True, help_text="A queue's id, for 'move'.")
     requeue_on_agent_timeout = serializers.BooleanField(required=False)
     skills = QueueSkillInputSerializer(
         many=True,
@@ -190,8 +191,8 @@ class RoutingRuleInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     enabled = serializers.BooleanField(required=False)
     channel = serializers.ChoiceField(choices=_blank_choices(Channel.choices), required=False, allow_blank=True)
-    account = serializers.IntegerField(required=False, allow_null=True, help_text="A social account's id.")
-    listening_query = serializers.IntegerField(required=False, allow_null=True, help_text="A listening query's id.")
+    account = IdField(required=False, allow_null=True, help_text="A social account's id.")
+    listening_query = IdField(required=False, allow_null=True, help_text="A listening query's id.")
     category = serializers.CharField(max_length=64, required=False, allow_blank=True)
     language = serializers.CharField(max_length=16, required=False, allow_blank=True)
     sentiment = serializers.ChoiceField(choices=_blank_choices(Sentiment.choices), required=False, allow_blank=True)
@@ -199,8 +200,8 @@ class RoutingRuleInputSerializer(serializers.Serializer):
     max_priority = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
     contact_vip = serializers.BooleanField(required=False, allow_null=True, help_text="null: either.")
     contact_tag = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    queue = serializers.IntegerField(help_text="The queue's id.")
-    extra_skills = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="Skill ids.")
+    queue = IdField(help_text="The queue's id.")
+    extra_skills = serializers.ListField(child=IdField(), required=False, help_text="Skill ids.")
     extra_skill_level = serializers.IntegerField(min_value=1, max_value=10, required=False)
     priority_boost = serializers.IntegerField(min_value=-100, max_value=100, required=False)
 

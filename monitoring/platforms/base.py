@@ -127,6 +127,14 @@ class Connector(ABC):
         self.account = account
         self.timeout = timeout
 
+    def can_poll(self) -> bool:
+        """Whether the account has the credentials polling needs.
+
+        An account without them is simply not polled (a webhook-only account): its deliveries still arrive, so
+        this is no error, and the account is not disabled for it.
+        """
+        return True
+
     @abstractmethod
     def poll(self, cursor: dict[str, Any]) -> Page:
         """Everything addressed to the account since ``cursor``: mentions, comments, messages.

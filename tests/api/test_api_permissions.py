@@ -122,7 +122,7 @@ def world(agent: Any, queue: Queue, make_post: Any) -> dict[str, Any]:
 def url_of(pattern: URLPattern, world: dict[str, Any]) -> str:
     route = str(pattern.pattern)
     for name, value in world.items():
-        for converter in ("int", "slug"):
+        for converter in ("id", "slug"):
             route = route.replace(f"<{converter}:{name}>", str(value))
     assert "<" not in route, route
     return "/api/v1/" + route

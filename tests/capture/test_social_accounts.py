@@ -90,7 +90,7 @@ def test_the_command_registers_an_account_once() -> None:
     )
     assert account.enabled and account.poll_interval_seconds == 60 and account.credentials_encrypted == ""
     assert f"Registered X: Northwind Help (id {account.pk})." in out.getvalue()
-    assert "No credentials yet" in out.getvalue()
+    assert "No polling credentials: the account is not polled" in out.getvalue()
 
     again = StringIO()
     call_command("add_social_account", "x", "4400100", "--name", "Another Name", "--interval", "300", stdout=again)

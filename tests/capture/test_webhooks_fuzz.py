@@ -2,10 +2,13 @@
 
 The hand-picked malformed bodies live in test_webhooks.py; here hypothesis
 mutates the real deliveries in tests/fixtures (a value replaced by any JSON
-value — huge numbers, lone surrogates, NULs, nesting — a key dropped, a list
-item repeated) and the raw bytes of their signed bodies, and sends each one
-signed as the platform would. Whatever arrives, the answer is 200 (stored) or
-400 (refused, nothing stored), and anything stored is whole and readable.
+value — huge numbers, NaN and Infinity, lone surrogates, NULs, nesting, times
+a datetime cannot hold, ids beyond the columns — a key dropped, a list item
+repeated) and the raw bytes of their signed bodies, and sends each one signed
+as the platform would. Whatever arrives, the answer is 200 (stored) or 400
+(refused, nothing stored), and anything stored is whole, readable and within
+the columns' bounds. Nothing here depends on the engine: CI runs it on SQLite
+and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import hashlib
 import hmac
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import transaction
 from django.test import Client
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +40,8 @@ DELIVERIES = {
     "facebook": sorted((FIXTURES / "facebook").glob("webhook_*.json")),
     "x": sorted((FIXTURES / "x").glob("account_activity_*.json")),
 }
+EARLIEST = datetime(2004, 1, 1, tzinfo=UTC)
+"""No post on these platforms is older (Facebook opened in 2004)."""
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 """Examples per property: 60 in `make test`; `make fuzz` runs 2,000."""
 FUZZ = settings(
@@ -66,13 +73,30 @@ awkward_text = st.one_of(
     st.text(alphabet=st.characters(codec=None, categories=["Cs", "Cc", "Co", "So", "Zs"])),  # surrogates, controls
     st.sampled_from(["", "\x00", "a\x00b", "\ud800", "\U0001f600" * 300, "<script>alert(1)</script>", "x" * 70_000]),
 )
+awkward_scalars = st.sampled_from(
+    [
+        # Times a datetime cannot hold once in UTC, or no platform could have sent; in X's and Graph's formats.
+        "Mon Jan 01 00:00:00 +2359 0001",
+        "Fri Dec 31 23:59:59 -2359 9999",
+        "0001-01-01T00:00:00+2359",
+        "9999-12-31T23:59:59-2359",
+        # Ids: longer than the id columns, beyond 64 bits; counts and times beyond 64 bits.
+        "9" * 500,
+        str(2**64),
+        2**63,
+        2**70,
+        -(2**63) - 1,
+        "0",
+    ]
+)
 json_scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(),
     st.integers(min_value=10**18, max_value=10**40),
-    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(),  # NaN and ±Infinity too: json.dumps writes them as NaN and Infinity, which JSON has not
     awkward_text,
+    awkward_scalars,
 )
 json_values = st.recursive(
     json_scalars,
@@ -116,6 +140,18 @@ def mutated_deliveries(draw: st.DrawFn, platform: str) -> bytes:
     return json.dumps(document).encode()
 
 
+NOT_JSON_NUMBERS = ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "9" * 400]
+
+
+@st.composite
+def deliveries_with_bare_literals(draw: st.DrawFn, platform: str) -> bytes:
+    """A real delivery with a value replaced by a literal Python's json reads but JSON has not (or a huge number)."""
+    document = json.loads(draw(st.sampled_from(DELIVERIES[platform])).read_text(encoding="utf-8"))
+    path = draw(st.sampled_from(_paths(document)))
+    _parent(document, path)[path[-1]] = "SENTINEL-4f1c"
+    return json.dumps(document).replace('"SENTINEL-4f1c"', draw(st.sampled_from(NOT_JSON_NUMBERS))).encode()
+
+
 @st.composite
 def corrupted_bytes(draw: st.DrawFn, platform: str) -> bytes:
     body = bytearray(draw(st.sampled_from(DELIVERIES[platform])).read_bytes())
@@ -156,10 +192,16 @@ def check_delivery(platform: str, body: bytes) -> None:
         if response.status_code == 400:
             assert response.json()["code"] == "malformed"
             assert not (Message.objects.exists() or Conversation.objects.exists() or Event.objects.exists())
-        for message in Message.objects.select_related("conversation"):
+        for message in Message.objects.select_related("conversation", "author_identity"):
             assert "\x00" not in message.text
             message.text.encode("utf-8")  # raises on a lone surrogate: text no UTF-8 database could store
             assert message.conversation is None or message.conversation.channel.startswith(platform)
+            # Within the columns' bounds (SQLite enforces none of them) and plausible.
+            assert message.external_id and len(message.external_id) <= 128
+            assert platform != "x" or int(message.external_id) < 2**64
+            assert EARLIEST <= message.sent_at <= timezone.now() + timedelta(days=1)
+            identity = message.author_identity
+            assert identity is None or 0 <= identity.followers_count <= 2_147_483_647
         transaction.set_rollback(True)
 
 
@@ -167,6 +209,16 @@ def check_delivery(platform: str, body: bytes) -> None:
 def test_mutated_real_deliveries_are_stored_whole_or_refused(accounts: None, platform: str) -> None:
     @FUZZ
     @given(body=mutated_deliveries(platform))
+    def run(body: bytes) -> None:
+        check_delivery(platform, body)
+
+    run()
+
+
+@pytest.mark.parametrize("platform", ["facebook", "x"])
+def test_numbers_json_has_not_anywhere_are_refused_or_stored_whole(accounts: None, platform: str) -> None:
+    @FUZZ
+    @given(body=deliveries_with_bare_literals(platform))
     def run(body: bytes) -> None:
         check_delivery(platform, body)
 

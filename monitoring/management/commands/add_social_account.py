@@ -43,5 +43,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Credentials from the environment: {', '.join(present)}."
             if present
-            else "No credentials yet: set them in the admin or the environment before the first poll."
+            else "No polling credentials: the account is not polled, and its webhook deliveries are captured. "
+            "Set credentials in the admin or the environment to poll it too."
         )

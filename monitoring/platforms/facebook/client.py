@@ -41,10 +41,15 @@ class GraphClient:
         self._graph: Any = None  # a facebook.GraphAPI, built on first use
         self._last_status: int | None = None
 
+    @property
+    def has_token(self) -> bool:
+        token = self.account.credentials.get("page_access_token", "")
+        return isinstance(token, str) and bool(token.strip())
+
     def _graph_api(self) -> Any:
         if self._graph is None:
             token = self.account.credentials.get("page_access_token", "")
-            if not isinstance(token, str) or not token.strip():
+            if not self.has_token:
                 raise PlatformError(
                     "The Facebook account has no Page access token: reconnect the Page.",
                     permanent=True,

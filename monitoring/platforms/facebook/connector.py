@@ -75,6 +75,10 @@ class FacebookConnector(Connector):
         super().__init__(account, timeout=timeout)
         self.graph = GraphClient(account, timeout=timeout)
 
+    def can_poll(self) -> bool:
+        """The feed and the conversations are read with the Page access token."""
+        return self.graph.has_token
+
     def poll(self, cursor: dict[str, Any]) -> Page:
         """Feed comments, visitor posts and Messenger messages since ``cursor``.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.posts import Author
-from monitoring.platforms.payloads import bounded_id, formatted_time, optional_string, require_object
+from monitoring.platforms.payloads import MAX_ID_LENGTH, bounded_id, formatted_time, optional_string, require_object
 
 # The values of ``Platform`` and ``Channel`` in core.models, spelled out so that this package (and
 # the webhook parsing in it) can be imported without Django's app registry.
@@ -13,12 +13,12 @@ PLATFORM = "facebook"
 PUBLIC_CHANNEL = "facebook_public"
 MESSENGER_CHANNEL = "facebook_messenger"
 
-MAX_ID_LENGTH = 128
-"""External ids are stored in 128-character columns."""
+__all__ = ["MAX_ID_LENGTH", "author_from", "graph_id", "graph_time", "unix"]
 
 
 def graph_id(value: object, where: str) -> str:
-    return bounded_id(value, where, max_length=MAX_ID_LENGTH)
+    """A Graph id: opaque, bounded as every platform's ids are (``payloads.bounded_id``)."""
+    return bounded_id(value, where)
 
 
 def author_from(value: object, where: str) -> Author:
@@ -32,7 +32,8 @@ def author_from(value: object, where: str) -> Author:
 
 
 def graph_time(value: object, where: str) -> datetime:
-    """Graph reads give times as ISO 8601 with a numeric offset, e.g. ``2026-11-20T10:04:58+0000``."""
+    """Graph reads give times as ISO 8601 with a numeric offset, e.g. ``2026-11-20T10:04:58+0000``; a plausible one
+    (``payloads.is_plausible_time``)."""
     return formatted_time(value, where, format="%Y-%m-%dT%H:%M:%S%z", example="2026-11-20T10:04:58+0000")
 
 

@@ -23,6 +23,7 @@ from monitoring.platforms.base import (
     QuerySpec,
     ReplyRequest,
 )
+from monitoring.platforms.payloads import COUNT_MAX, is_int, is_plausible_time
 from monitoring.platforms.x import replies
 from monitoring.platforms.x.client import PAGE_SIZE, XClient
 from monitoring.platforms.x.objects import language, snowflake_time
@@ -69,6 +70,10 @@ class XConnector(Connector):
         self.client = XClient(account, timeout=timeout)
 
     # Polling ------------------------------------------------------------------------------
+
+    def can_poll(self) -> bool:
+        """Mentions and search need the bearer token or the OAuth 1.0a user keys."""
+        return self.client.has_bearer or self.client.has_user_context
 
     def poll(self, cursor: dict[str, Any]) -> Page:
         """Mentions of the account, then its direct messages, since ``cursor``.
@@ -226,7 +231,7 @@ class XConnector(Connector):
             thread_key=str(tweet.conversation_id or tweet.id),
             author=_v2_author(tweet.author_id, user),
             text=tweet.text,
-            sent_at=tweet.created_at or snowflake_time(tweet.id),
+            sent_at=_sent_at(tweet),
             in_reply_to_external_id=str(replied_to) if replied_to is not None else "",
             language=language(tweet.lang),
             edited=history[0] != str(tweet.id),
@@ -253,7 +258,7 @@ class XConnector(Connector):
                     thread_key=event.dm_conversation_id or str(event.id),
                     author=_v2_author(event.sender_id, user),
                     text=event.text or "",
-                    sent_at=event.created_at or snowflake_time(event.id),
+                    sent_at=_sent_at(event),
                     account_id=self.account.id,
                     raw={**event.data, "author": user.data if user is not None else {"id": str(event.sender_id)}},
                 )
@@ -271,9 +276,15 @@ def _v2_author(user_id: int, user: Any | None) -> Author:
         external_id=str(user.id),
         handle=user.username,
         display_name=user.name,
-        followers_count=followers if isinstance(followers, int) else 0,
+        followers_count=min(followers, COUNT_MAX) if is_int(followers) and followers > 0 else 0,
         verified=bool(user.verified),
     )
+
+
+def _sent_at(item: Any) -> datetime:
+    """When a tweet or DM event was written: its ``created_at`` if plausible, else the time in its snowflake id."""
+    created: datetime | None = item.created_at
+    return created if created is not None and is_plausible_time(created) else snowflake_time(item.id)
 
 
 def _parse_iso(value: object) -> datetime | None:

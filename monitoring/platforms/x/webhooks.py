@@ -17,9 +17,9 @@ from core.models import Channel, Platform
 from core.posts import Author, Deletion, InboundPost
 from monitoring.platforms.base import MalformedPayload, Page, WebhookEvents
 from monitoring.platforms.payloads import (
+    count,
     each_object,
     formatted_time,
-    non_negative_int,
     numeric_id,
     optional_string,
     require_bool,
@@ -27,6 +27,7 @@ from monitoring.platforms.payloads import (
     require_object,
     require_string,
     unix_time,
+    without_malformed_attachments,
 )
 from monitoring.platforms.x.objects import language
 
@@ -64,7 +65,10 @@ def parse_account_activity(payload: object) -> WebhookEvents:
     Handles ``tweet_create_events``, ``direct_message_events`` (``message_create``) and
     ``tweet_delete_events``; other event kinds are ignored. Posts by the account itself are
     kept: the pipeline recognises and counts them. Raises ``MalformedPayload`` for anything
-    that is not the shape X sends.
+    that is not the shape X sends. The bounds are the shared ones (``payloads``): ids the
+    digits of 64-bit numbers, plausible times, follower counts clamped to what is stored. X's
+    v1.1 objects carry no ``attachments`` (media are in ``entities``): a malformed one is
+    left out of the stored payload, and the post kept.
     """
     root = require_object(payload, "payload")
     for_user_id = numeric_id(root.get("for_user_id"), "for_user_id")
@@ -114,7 +118,7 @@ def _webhook_tweet(event: dict[str, Any], where: str) -> InboundPost | None:
         sent_at=_v1_time(event.get("created_at"), f"{where}.created_at"),
         in_reply_to_external_id=parent,
         language=language(optional_string(event.get("lang"), f"{where}.lang")),
-        raw=event,
+        raw=without_malformed_attachments(event, where),
     )
 
 
@@ -144,7 +148,7 @@ def _webhook_dm(event: dict[str, Any], users: dict[str, Any], where: str) -> Inb
         author=author,
         text=text,
         sent_at=_millis_time(event.get("created_timestamp"), f"{where}.created_timestamp"),
-        raw={**event, "author": user},
+        raw={**without_malformed_attachments(event, where), "author": user},
     )
 
 
@@ -158,7 +162,7 @@ def _webhook_deletion(event: dict[str, Any], where: str) -> Deletion:
 
 
 def _v1_author(user: dict[str, Any], where: str, *, id_key: str) -> Author:
-    followers = non_negative_int(user.get("followers_count", 0), f"{where}.followers_count")
+    followers = count(user.get("followers_count", 0), f"{where}.followers_count")
     verified = require_bool(user.get("verified", False), f"{where}.verified")
     return Author(
         platform=Platform.X,
