@@ -15,4 +15,7 @@ RUN SECRET_KEY=build-only-key-not-used-at-run-time-000000 python manage.py colle
 USER switchboard
 
 EXPOSE 8000
-CMD ["uvicorn", "contactcenter.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "4"]
+# manage.py serve, not uvicorn's own command: it starts uvicorn with proxy headers off unless
+# TRUSTED_PROXIES names the proxies, and with the project's (redacting) logging. Worker and
+# beat run as services of their own (docker-compose), hence --no-workers.
+CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "8000", "--web-workers", "4", "--no-workers"]

@@ -224,9 +224,11 @@ def knowledge_search(request: HttpRequest) -> JsonResponse:
 
 
 @agent_required
-@require_GET
+@require_POST
 def reply_check(request: HttpRequest, conversation_id: int) -> JsonResponse:
-    """The composer's live counter: length the platform's way, and whether it may be sent."""
+    """The composer's live counter: length the platform's way, and whether it may be sent.
+
+    POST, not GET: the draft is customer-facing text, and a query string would put it in every access log."""
     conversation = access_conversation(request.user, conversation_id)
     try:
         check_can_reply(request.user, conversation)
@@ -235,8 +237,8 @@ def reply_check(request: HttpRequest, conversation_id: int) -> JsonResponse:
         can_reply = error.message
     verdict = check_reply(
         conversation.channel,
-        request.GET.get("text", "")[:20_000],
-        private=request.GET.get("private") == "1",
+        request.POST.get("text", "")[:20_000],
+        private=request.POST.get("private") == "1",
         last_customer_message_at=last_customer_message_at(conversation),
         now=timezone.now(),
     )

@@ -11,6 +11,7 @@ value), the convention Docker and Kubernetes secrets use.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import zoneinfo
 from collections.abc import Mapping
@@ -105,6 +106,24 @@ class Env:
         if any(not item for item in items):
             raise ImproperlyConfigured(f"{name}={value!r} has an empty item; separate values with single commas.")
         return items
+
+    def networks(self, name: str) -> list[str]:
+        """A comma-separated list of IP addresses or networks (``10.0.0.0/8``); unset: empty.
+
+        Each item must parse; ``*`` (every address) is refused, since trusting every
+        client's forwarding headers is the same as trusting none of them to be true.
+        """
+        networks = []
+        for item in self.items(name, []):
+            if item == "*":
+                raise ImproperlyConfigured(f"{name}='*' would trust every client; list the proxies' addresses.")
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"{name} has {item!r}, which is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)."
+                ) from None
+        return networks
 
     def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
         """An optional URL whose scheme must be one of ``schemes``."""

@@ -15,14 +15,24 @@ process. Websockets and the lifespan stay on the event loop (``asgi.py``).
 What the event loop keeps: reading the body, and sending the response once it
 is complete. Switchboard streams nothing; a streaming response (WhiteNoise's
 static files) is read whole in the worker thread first.
+
+Request bodies are bounded here, before Django sees them, with one limit per
+kind of route (:func:`body_limit`): a declared ``Content-Length`` over it is
+answered 413 without reading a byte of the body, and a body of undeclared
+length (chunked) is counted as it arrives and cut off with 413 the moment it
+passes the limit. So nothing past the limit is ever buffered, in memory or in
+the spooled temporary file Django's ``read_body`` would otherwise fill.
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, cast
+from typing import IO, Any, cast
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -40,9 +50,16 @@ class ThreadedHTTPHandler(ASGIHandler):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django serves HTTP here, not {scope['type']}.")
+        kind, limit = body_limit(scope)
+        if declared_length(scope) > limit:
+            await _send_too_large(send, kind, limit)
+            return
         try:
-            body = await self.read_body(receive)
+            body = await read_body_within(receive, limit)
         except RequestAborted:
+            return
+        if body is None:
+            await _send_too_large(send, kind, limit)
             return
         respond = sync_to_async(self.respond, thread_sensitive=False, executor=self.executor)
         response = await respond(scope, body)
@@ -60,6 +77,78 @@ class ThreadedHTTPHandler(ASGIHandler):
             return complete
         finally:
             body.close()
+
+
+def body_limit(scope: dict[str, Any]) -> tuple[str, int]:
+    """The kind of route a request is for and the most bytes its body may have (settings ``MAX_BODY_BYTES_*``).
+
+    Webhooks carry the platforms' payloads; the API, JSON from integrations and the
+    console's scripts; everything else is a form (pages, the admin, logging in).
+    No route takes file uploads.
+    """
+    path = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    if path.startswith("/webhooks/"):
+        return "webhooks", settings.MAX_BODY_BYTES_WEBHOOKS
+    if path.startswith("/api/"):
+        return "api", settings.MAX_BODY_BYTES_API
+    return "forms", settings.MAX_BODY_BYTES_FORMS
+
+
+_MAX_LENGTH_DIGITS = 19
+"""Longer Content-Length values are over any limit (and int() refuses the longest of them)."""
+
+
+def declared_length(scope: dict[str, Any]) -> int:
+    """The request's Content-Length, 0 when it has none (or none that is a number: then its length is counted)."""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-length":
+            if not value.isdigit():  # bytes.isdigit() is ASCII only
+                return 0
+            return int(value) if len(value) <= _MAX_LENGTH_DIGITS else 10**_MAX_LENGTH_DIGITS
+    return 0
+
+
+async def read_body_within(receive: Any, limit: int) -> IO[bytes] | None:
+    """The request body, or None as soon as more than ``limit`` bytes have arrived (the rest is never read).
+
+    A chunk that takes the body over the limit is dropped, not written: the file never
+    holds more than ``limit`` bytes. Raises RequestAborted when the client goes away.
+    """
+    body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            body.close()
+            raise RequestAborted()
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:
+            body.close()
+            return None
+        body.write(chunk)
+        if not message.get("more_body", False):
+            break
+    body.seek(0)
+    return cast(IO[bytes], body)
+
+
+async def _send_too_large(send: Any, kind: str, limit: int) -> None:
+    """413 in the API's error shape, and the connection closed: the rest of the body is not waited for."""
+    payload = json.dumps(
+        {"code": "too_large", "message": f"Request body over {limit} bytes (the limit for {kind}).", "fields": {}}
+    ).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def _read_whole(response: HttpResponseBase) -> HttpResponse:

@@ -270,6 +270,24 @@ if HTTPS:
 if env.flag("TRUST_X_FORWARDED_PROTO", False):
     # Only behind a proxy that sets the header itself and strips the client's.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES")
+"""Addresses of the reverse proxies whose X-Forwarded-For (and -Proto) the web server believes (manage.py serve).
+
+Empty (the default): the server reads no forwarding header at all, and a request's address
+is the connection's; else only a connection from one of these takes its client's address
+from the header (the last entry the proxy appended, not what the client wrote before it)."""
+
+# Request bodies: the most bytes one may have, per kind of route, enforced by the ASGI
+# handler before the body is read (contactcenter/http.py, body_limit). No route takes
+# file uploads, so there is no limit for attachments.
+MAX_BODY_BYTES_WEBHOOKS = env.integer("MAX_BODY_BYTES_WEBHOOKS", 1_048_576, minimum=1024)
+"""/webhooks/...: the platforms' deliveries (Meta and X send batches well under 1 MiB)."""
+MAX_BODY_BYTES_API = env.integer("MAX_BODY_BYTES_API", 1_048_576, minimum=1024)
+"""/api/...: JSON from integrations and the console's scripts."""
+MAX_BODY_BYTES_FORMS = env.integer("MAX_BODY_BYTES_FORMS", 262_144, minimum=1024)
+"""Everything else: the pages' forms, the admin, logging in."""
+if env.raw("WEBHOOK_MAX_BYTES") is not None:
+    raise ImproperlyConfigured("WEBHOOK_MAX_BYTES is now MAX_BODY_BYTES_WEBHOOKS; rename the variable.")
 
 # Content-Security-Policy: every script is a file served from here (no inline
 # script, no eval), and so is every style sheet; pages never load anything from
@@ -302,8 +320,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client's address is REMOTE_ADDR (django-ipware is deliberately not
 # installed): a header the client can set itself (X-Forwarded-For) would let an
-# attacker pick a fresh address per attempt. Behind a proxy every client has the
-# proxy's address, and the lockout is still per username.
+# attacker pick a fresh address per attempt. REMOTE_ADDR is the connection's
+# address unless TRUSTED_PROXIES names the proxy it came through (serve starts
+# uvicorn with proxy headers off otherwise). Behind an untrusted proxy every client
+# has the proxy's address, and the lockout is still per username.
 
 # --- REST framework -----------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -365,7 +385,6 @@ CREDENTIALS_KEY = env.optional_text("CREDENTIALS_KEY")
 Unset: derived from SECRET_KEY (so rotating SECRET_KEY makes stored
 credentials unreadable; production should set its own key)."""
 PLATFORM_TIMEOUT_SECONDS = env.number("PLATFORM_TIMEOUT_SECONDS", 10.0, minimum=1.0)
-WEBHOOK_MAX_BYTES = env.integer("WEBHOOK_MAX_BYTES", 1_048_576, minimum=1024)
 X_CONSUMER_SECRET = env.optional_text("X_CONSUMER_SECRET")
 FACEBOOK_APP_SECRET = env.optional_text("FACEBOOK_APP_SECRET")
 FACEBOOK_VERIFY_TOKEN = env.optional_text("FACEBOOK_VERIFY_TOKEN")
@@ -405,6 +424,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Every logger writes through the root's one handler, whose filter blanks credentials and query
+        # strings' values (contactcenter/logsafety.py). These have handlers of their own otherwise, which
+        # would write without it: uvicorn's (when started by its own command line: access lines carry each
+        # request's query string) and Django's defaults (runserver's django.server, DEBUG's console).
+        # Configuring a logger here removes the handlers it had.
+        **{
+            name: {"handlers": [], "propagate": True, "level": LOG_LEVEL}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+        },
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": [], "propagate": True},
         "django.db.backends": {"level": "INFO"},
         # These log credentials at DEBUG (request headers, token-bearing URLs): never below INFO.
         **{name: {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL} for name in CHATTY_LOGGERS},

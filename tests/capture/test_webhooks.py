@@ -568,16 +568,16 @@ def test_a_signed_body_that_is_not_a_valid_delivery_is_a_bad_request_and_nothing
 def test_a_body_over_the_size_limit_is_refused_with_413_and_nothing_stored(
     accounts: dict[str, SocialAccount], queue: Queue, settings: Any, platform: str, name: str
 ) -> None:
-    settings.WEBHOOK_MAX_BYTES = 4096
+    settings.MAX_BODY_BYTES_WEBHOOKS = 4096
     # A valid, signed delivery, padded with whitespace past the limit.
     body = fixture_bytes(name).rstrip() + b" " * 4096
-    assert len(body) > settings.WEBHOOK_MAX_BYTES
+    assert len(body) > settings.MAX_BODY_BYTES_WEBHOOKS
 
     response = DELIVER[platform](body)
 
     assert response.status_code == 413
     assert nothing_stored()
-    settings.WEBHOOK_MAX_BYTES = len(body)
+    settings.MAX_BODY_BYTES_WEBHOOKS = len(body)
     assert DELIVER[platform](body).status_code == 200  # only its size was wrong
 
 

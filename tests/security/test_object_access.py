@@ -24,7 +24,7 @@ PAGES = [
     ("get", "/conversations/{id}/live/", {}),
     ("get", "/conversations/{id}/templates/?q=sorry", {}),
     ("post", "/conversations/{id}/reply/", {"text": "Hello from another team"}),
-    ("get", "/conversations/{id}/reply/check/?text=Hello", {}),
+    ("post", "/conversations/{id}/reply/check/", {"text": "Hello"}),
     ("post", "/conversations/{id}/resolve/", {"disposition": "answered"}),
     ("post", "/conversations/{id}/wrap-up/", {}),
     ("post", "/conversations/{id}/work/close/", {}),

@@ -4,6 +4,17 @@ Embedded default (no REDIS_URL): one process; the ASGI lifespan runs the
 periodic schedule in-process. With REDIS_URL: ``celery worker`` and
 ``celery beat`` start as child processes beside the server and stop with it,
 the same processes docker-compose runs as separate services.
+
+This is the one way the web server is started (``make run``, the Dockerfile,
+docker-compose), so every deployment gets the same uvicorn options:
+
+* **Proxy headers off** unless ``TRUSTED_PROXIES`` names the proxies: uvicorn
+  would otherwise believe ``X-Forwarded-For`` from 127.0.0.1, and a client on
+  the same machine (or behind a proxy that passes the header through) could
+  pick its own address, and with it escape the login lockout.
+* **The project's logging**: no log configuration of uvicorn's own, so its
+  access and error loggers write through the handler settings.LOGGING sets up,
+  which blanks query strings' values and credentials.
 """
 
 from __future__ import annotations
@@ -15,7 +26,7 @@ from typing import Any
 
 import uvicorn
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 def _exit(signum: int, frame: object) -> None:
@@ -29,8 +40,13 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-workers", action="store_true", help="With REDIS_URL: web server only.")
+        parser.add_argument(
+            "--web-workers", type=int, default=1, help="Web server processes (uvicorn --workers), each WEB_THREADS."
+        )
 
-    def handle(self, *args: Any, host: str, port: int, no_workers: bool, **options: Any) -> None:
+    def handle(self, *args: Any, host: str, port: int, no_workers: bool, web_workers: int, **options: Any) -> None:
+        if web_workers < 1:
+            raise CommandError(f"--web-workers={web_workers}: there must be at least one web server process.")
         # Until uvicorn installs its own handlers, SIGTERM must still unwind
         # through the finally below, or the worker and beat would be orphaned.
         signal.signal(signal.SIGTERM, _exit)
@@ -41,9 +57,23 @@ class Command(BaseCommand):
             children.append(subprocess.Popen([*celery, "beat", "--loglevel", "INFO"]))
         mode = "embedded (in-process background work)" if settings.EMBEDDED_WORKER else "Redis + Celery worker and beat"
         database = str(settings.DATABASES["default"]["ENGINE"]).rsplit(".", 1)[-1]
-        self.stdout.write(f"Switchboard on http://{host}:{port}/ · database {database} · {mode}")
+        proxies = ", ".join(settings.TRUSTED_PROXIES) or "none (X-Forwarded-For ignored)"
+        self.stdout.write(
+            f"Switchboard on http://{host}:{port}/ · database {database} · {mode} · trusted proxies: {proxies}"
+        )
         try:
-            uvicorn.run("contactcenter.asgi:application", host=host, port=port, lifespan="on", log_level="info")
+            uvicorn.run(
+                "contactcenter.asgi:application",
+                host=host,
+                port=port,
+                workers=web_workers,
+                lifespan="on",
+                # settings.LOGGING already covers uvicorn's loggers (levels included): configure nothing over it.
+                log_config=None,
+                log_level=None,
+                proxy_headers=bool(settings.TRUSTED_PROXIES),
+                forwarded_allow_ips=settings.TRUSTED_PROXIES or None,
+            )
         finally:
             for child in children:
                 child.send_signal(signal.SIGTERM)

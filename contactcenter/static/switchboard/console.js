@@ -48,9 +48,12 @@
   var privateBox = document.querySelector("[data-private]");
 
   var check = debounce(function () {
-    var url = composer.getAttribute("data-check") + "?text=" + encodeURIComponent(reply.value) +
-      (privateBox && privateBox.checked ? "&private=1" : "");
-    fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (data) {
+    // Posted, not in the URL: a query string would put the draft in the access log.
+    var draft = new URLSearchParams({text: reply.value, private: privateBox && privateBox.checked ? "1" : ""});
+    fetch(composer.getAttribute("data-check"), {
+      method: "POST", credentials: "same-origin", headers: {"X-CSRFToken": csrf()}, body: draft
+    }).then(function (r) { return r.json(); }).then(function (data) {
+      if (!data.problems) { counter.textContent = ""; problems.textContent = data.message || ""; return; }
       counter.textContent = data.limit ? data.length + " / " + data.limit : "";
       var blocking = reply.value.trim() ? data.problems : [];
       problems.textContent = blocking.join(" ");
