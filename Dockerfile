@@ -15,4 +15,5 @@ RUN SECRET_KEY=build-only-key-not-used-at-run-time-000000 python manage.py colle
 USER switchboard
 
 EXPOSE 8000
-CMD ["uvicorn", "contactcenter.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "4"]
+# --ws-max-size: contactcenter.consumers.MAX_MESSAGE_BYTES, as `manage.py serve` sets it.
+CMD ["uvicorn", "contactcenter.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "4", "--ws-max-size", "4096"]

@@ -17,6 +17,8 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from contactcenter.consumers import MAX_MESSAGE_BYTES
+
 
 def _exit(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
@@ -43,7 +45,15 @@ class Command(BaseCommand):
         database = str(settings.DATABASES["default"]["ENGINE"]).rsplit(".", 1)[-1]
         self.stdout.write(f"Switchboard on http://{host}:{port}/ · database {database} · {mode}")
         try:
-            uvicorn.run("contactcenter.asgi:application", host=host, port=port, lifespan="on", log_level="info")
+            uvicorn.run(
+                "contactcenter.asgi:application",
+                host=host,
+                port=port,
+                lifespan="on",
+                log_level="info",
+                # Refused (1009) before it is buffered whole; the consumer checks the same bound.
+                ws_max_size=MAX_MESSAGE_BYTES,
+            )
         finally:
             for child in children:
                 child.send_signal(signal.SIGTERM)
