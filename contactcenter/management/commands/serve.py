@@ -28,6 +28,8 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from contactcenter.consumers import MAX_MESSAGE_BYTES
+
 
 def _exit(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
@@ -73,6 +75,8 @@ class Command(BaseCommand):
                 log_level=None,
                 proxy_headers=bool(settings.TRUSTED_PROXIES),
                 forwarded_allow_ips=settings.TRUSTED_PROXIES or None,
+                # Refused (1009) before it is buffered whole; the consumer checks the same bound.
+                ws_max_size=MAX_MESSAGE_BYTES,
             )
         finally:
             for child in children:
