@@ -31,6 +31,7 @@ from core.actions import (
 )
 from core.bulk import insert_dicts, insert_rows, storable_json, update_rows
 from core.errors import Conflict, Invalid
+from core.models import Attachment
 from core.models import (
     Channel,
     Contact,
@@ -126,6 +127,27 @@ def do_capture_posts(items: Sequence[tuple[InboundPost, Triage]], *, at: datetim
                 return _Batch(list(items), now).run()
         logger.info("capture batch of %d met a concurrent writer; capturing one by one", len(items))
         return [result for item in items for result in do_capture_posts([item], at=now)]
+
+
+AUTOMATIC_REASON = "automatic message (out-of-office, bounce) outside any open conversation"
+
+
+def _store_attachments(items: list[tuple[int, InboundPost]]) -> None:
+    # Rare, and binary: Django's bulk insert, not the COPY path the messages take.
+    Attachment.objects.bulk_create(
+        Attachment(
+            message_id=message_id,
+            filename=_storable(item.filename)[:200],
+            content_type=_storable(item.content_type)[:200],
+            size=item.size,
+            content_id=_storable(item.content_id)[:200],
+            inline=item.inline,
+            data=item.data,
+            dropped_reason=item.dropped_reason[:200],
+        )
+        for message_id, post in items
+        for item in post.attachments
+    )
 
 
 def _is_deadlock(error: OperationalError) -> bool:
@@ -289,7 +311,7 @@ class _Batch:
         keys: dict[int, tuple[str, str]] = {}
         for index in indexes:
             post = self.items[index][0]
-            parent = parents.get((post.platform, post.in_reply_to_external_id))
+            parent = None if post.thread_resolved else parents.get((post.platform, post.in_reply_to_external_id))
             key = parent if parent and parent[0] == post.channel else (post.channel, post.thread_key[:200])
             keys[index] = key
             parents[(post.platform, post.external_id)] = key  # a later post in this batch may answer this one
@@ -328,9 +350,15 @@ class _Batch:
         keys = self._thread_keys(accepted)
         live = self._live_conversations(set(keys.values()))
 
+        # A machine's message (an out-of-office, a bounce) joins the conversation it answers, if one is live, and
+        # changes nothing there; with none it is kept like a filtered post. It never opens a conversation.
+        automatic = {i for i in accepted if self.items[i][0].automatic}
+        for index in [i for i in automatic if keys[i] not in live]:
+            keys.pop(index)
+            accepted.remove(index)
         opened_by: dict[tuple[str, str], int] = {}
         for index in accepted:
-            if keys[index] not in live and keys[index] not in opened_by:
+            if index not in automatic and keys[index] not in live and keys[index] not in opened_by:
                 opened_by[keys[index]] = index
         new_rows = []
         for key, index in opened_by.items():
@@ -340,7 +368,7 @@ class _Batch:
                 "contact_id": identities[(post.author.platform, post.author.external_id)][1],
                 "channel": key[0],
                 "thread_key": key[1],
-                "subject": " ".join(post.text.split())[:200],
+                "subject": " ".join((post.subject or post.text).split())[:200],
                 "state": S.NEW,
                 "priority": triage.priority,
                 "category": triage.category[:64],
@@ -394,12 +422,13 @@ class _Batch:
                     "raw": post.raw,
                     "account_id": post.account_id,
                     "listening_query_id": post.query_id,
-                    "filtered_reason": triage.filtered_reason[:200],
+                    "filtered_reason": (triage.filtered_reason or ("" if index in keys else AUTOMATIC_REASON))[:200],
                     "triage": triage.why,
                     "edit_history": [],
                 }
             )
         message_ids = dict(zip(fresh, insert_dicts(Message, message_rows), strict=True))
+        _store_attachments([(message_ids[i], self.items[i][0]) for i in fresh if self.items[i][0].attachments])
         first_copy = {(self.items[i][0].platform, self.items[i][0].external_id): i for i in fresh}
         for index, (post, _) in enumerate(self.items):
             if self.results[index] is None and index not in message_ids:
@@ -412,7 +441,10 @@ class _Batch:
             post = self.items[index][0]
             key = keys[index]
             data = {"message_id": message_ids[index], "external_id": post.external_id}
-            if opened_by.get(key) == index:
+            if index in automatic:
+                self.results[index] = CaptureResult(message_ids[index], live[key]["pk"])
+                self.changed[live[key]["pk"]] = live[key]["assigned_agent_id"]
+            elif opened_by.get(key) == index:
                 conversation_id = new_ids[key]
                 delay = (self.now - min(post.sent_at, self.now)).total_seconds()
                 self._event(EventKind.CAPTURED, key[0], conversation_id, None, delay, data)
@@ -437,7 +469,7 @@ class _Batch:
                 data = {
                     "message_id": message_ids[index],
                     "external_id": post.external_id,
-                    "reason": triage.filtered_reason,
+                    "reason": triage.filtered_reason or AUTOMATIC_REASON,
                 }
                 self._event(EventKind.FILTERED, post.channel, None, None, None, data)
                 self.results[index] = CaptureResult(message_ids[index], None)

@@ -34,6 +34,7 @@ class Channel(models.TextChoices):
     FACEBOOK_MESSENGER = "facebook_messenger", "Facebook Messenger"
     SANDBOX_PUBLIC = "sandbox_public", "Sandbox public post"
     SANDBOX_PRIVATE = "sandbox_private", "Sandbox private message"
+    EMAIL = "email", "Email"
 
     @classmethod
     def platform_of(cls, channel: str) -> str:
@@ -427,6 +428,32 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.platform}:{self.external_id or 'pending'}"
+
+
+class Attachment(models.Model):
+    """A file that came with a message, or that an agent sent with a reply.
+
+    The bytes live in the database with the message, so a backup, an export and an erasure each cover them in
+    one place. Files are only ever offered as downloads (``Content-Disposition: attachment``), never shown
+    inline, so a file cannot run script in the console's origin. ``data`` is empty when the file was larger
+    than the limit: the row still records that it existed (``dropped_reason``).
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="files")
+    filename = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=200)
+    size = models.PositiveBigIntegerField(default=0, help_text="Bytes, as received (also for a dropped file).")
+    content_id = models.CharField(max_length=200, blank=True, help_text="Inline images: the cid: that names it.")
+    inline = models.BooleanField(default=False)
+    data = models.BinaryField(editable=False, blank=True)
+    dropped_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["message", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
 
 
 class EventKind(models.TextChoices):

@@ -18,6 +18,22 @@ class Author:
 
 
 @dataclass(frozen=True)
+class InboundAttachment:
+    """A file that came with a post (an email's attachment or inline image), stored beside its message.
+
+    ``data`` is empty when the file was dropped (``dropped_reason``: too large); the row still says it existed.
+    """
+
+    filename: str
+    content_type: str
+    data: bytes = field(default=b"", repr=False)
+    size: int = 0
+    content_id: str = ""
+    inline: bool = False
+    dropped_reason: str = ""
+
+
+@dataclass(frozen=True)
 class InboundPost:
     """A customer's post as captured from any platform.
 
@@ -44,6 +60,21 @@ class InboundPost:
     query_id: int | None = None
     """The listening query that found it, if any."""
     raw: dict[str, Any] = field(default_factory=dict)
+    attachments: tuple[InboundAttachment, ...] = ()
+    automatic: bool = False
+    """Sent by a machine, not the customer (an out-of-office, a bounce): stored on its thread's conversation, if
+    it has one, without reopening it or counting as a customer reply; with none, stored and filtered."""
+    subject: str = ""
+    """An email's subject: the conversation's subject, and read by triage with the text."""
+    thread_resolved: bool = False
+    """The connector decided ``thread_key`` itself (email: References, senders and the subject token), so capture
+    must not join the post to the thread of the post it answers."""
+
+
+    @property
+    def full_text(self) -> str:
+        """What triage reads: the subject, if any, and the text."""
+        return f"{self.subject}\n{self.text}" if self.subject else self.text
 
 
 @dataclass(frozen=True)

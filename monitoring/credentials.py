@@ -22,6 +22,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "x": ("bearer_token", "consumer_key", "consumer_secret", "access_token", "access_token_secret"),
     "facebook": ("page_access_token",),
     "sandbox": (),
+    "email": ("imap_password", "smtp_password"),
 }
 
 

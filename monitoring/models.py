@@ -22,6 +22,7 @@ class SocialPlatform(models.TextChoices):
     X = Platform.X.value, Platform.X.label
     FACEBOOK = Platform.FACEBOOK.value, Platform.FACEBOOK.label
     SANDBOX = Platform.SANDBOX.value, Platform.SANDBOX.label
+    EMAIL = Platform.EMAIL.value, Platform.EMAIL.label
 
 
 class PollState(models.Model):
@@ -71,6 +72,75 @@ class SocialAccount(PollState):
 
     def __str__(self) -> str:
         return f"{self.get_platform_display()}: {self.name}"
+
+    def connection_settings(self) -> dict[str, object]:
+        """What a connector needs besides credentials: a mailbox's servers; nothing for the social platforms."""
+        mailbox = Mailbox.objects.filter(account=self).first() if self.platform == SocialPlatform.EMAIL else None
+        return mailbox.connection_settings() if mailbox is not None else {}
+
+
+class Security(models.TextChoices):
+    SSL = "ssl", "TLS from the start (IMAPS 993, SMTPS 465)"
+    STARTTLS = "starttls", "STARTTLS (IMAP 143, submission 587)"
+    NONE = "none", "None (a server on this host only)"
+
+
+class Mailbox(models.Model):
+    """An email address Switchboard answers: where its mail is read (IMAP) and sent from (SMTP).
+
+    Its :class:`SocialAccount` (platform ``email``) is the capture source like any other: the poll schedule,
+    lease, cursor (UIDVALIDITY and UID), back-off and the encrypted passwords (``imap_password``,
+    ``smtp_password``) live there. A mailbox with no IMAP host is not polled: its mail arrives through the
+    ``receive_email`` pipe command.
+    """
+
+    account = models.OneToOneField(SocialAccount, on_delete=models.CASCADE, primary_key=True, related_name="mailbox")
+    address = models.EmailField(unique=True, help_text="The address customers write to, e.g. help@agency.example.")
+    from_name = models.CharField(max_length=100, blank=True, help_text="Shown as the sender's name on our replies.")
+    imap_host = models.CharField(max_length=253, blank=True, help_text="Empty: mail comes only by the pipe command.")
+    imap_port = models.PositiveIntegerField(default=993, validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    imap_security = models.CharField(max_length=8, choices=Security.choices, default=Security.SSL)
+    imap_user = models.CharField(max_length=200, blank=True)
+    imap_folder = models.CharField(max_length=200, default="INBOX")
+    sent_folder = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Where a copy of each reply is filed (e.g. Sent), and looked for before a retry, so a reply whose "
+        "outcome is unknown is never sent twice. Empty: no copy is kept.",
+    )
+    smtp_host = models.CharField(max_length=253, blank=True)
+    smtp_port = models.PositiveIntegerField(default=587, validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    smtp_security = models.CharField(max_length=8, choices=Security.choices, default=Security.STARTTLS)
+    smtp_user = models.CharField(max_length=200, blank=True)
+    message_id_domain = models.CharField(
+        max_length=253, blank=True, help_text="The domain of our Message-IDs; empty: the address's domain."
+    )
+    signature = models.TextField(blank=True, help_text="Added to every reply from this mailbox (an agent's own, if set, comes first).")
+
+    class Meta:
+        ordering = ["address"]
+        verbose_name_plural = "mailboxes"
+
+    def __str__(self) -> str:
+        return self.address
+
+    def connection_settings(self) -> dict[str, object]:
+        return {
+            "address": self.address,
+            "from_name": self.from_name,
+            "imap_host": self.imap_host,
+            "imap_port": self.imap_port,
+            "imap_security": self.imap_security,
+            "imap_user": self.imap_user or self.address,
+            "imap_folder": self.imap_folder,
+            "sent_folder": self.sent_folder,
+            "smtp_host": self.smtp_host,
+            "smtp_port": self.smtp_port,
+            "smtp_security": self.smtp_security,
+            "smtp_user": self.smtp_user,
+            "message_id_domain": self.message_id_domain or self.address.rpartition("@")[2],
+            "signature": self.signature,
+        }
 
 
 class HeldDelivery(models.Model):

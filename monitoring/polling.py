@@ -61,6 +61,7 @@ def account_ref(account: SocialAccount) -> AccountRef:
         external_id=account.external_id,
         handle=account.handle,
         credentials=credentials_for(account),
+        settings=account.connection_settings(),
     )
 
 

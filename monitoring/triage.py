@@ -71,7 +71,7 @@ class _Rule:
             return False
         if self.keywords and not any(keyword in lowered for keyword in self.keywords):
             return False
-        return not (self.regex is not None and not self.regex.search(post.text))
+        return not (self.regex is not None and not self.regex.search(post.full_text))
 
 
 @dataclass
@@ -134,14 +134,14 @@ class TriageRules:
             return Triage(filtered_reason=reason, why={"filtered": reason})
         facts = facts or _AuthorFacts()
         language, language_source = (
-            (post.language, "platform") if post.language else (detect_language(post.text), "detected")
+            (post.language, "platform") if post.language else (detect_language(post.full_text), "detected")
         )
-        compound = _analyzer().polarity_scores(post.text)["compound"]
+        compound = _analyzer().polarity_scores(post.full_text)["compound"]
         sentiment = (
             Sentiment.NEGATIVE if compound <= -0.05 else Sentiment.POSITIVE if compound >= 0.05 else Sentiment.NEUTRAL
         )
 
-        lowered = post.text.lower()
+        lowered = post.full_text.lower()
         category, category_rule, skill_ids, skill_names, matched = "", "", [], [], []
         factors: list[dict[str, object]] = [{"factor": "base", "points": BASE_PRIORITY}]
         for rule in self.rules:
@@ -156,7 +156,7 @@ class TriageRules:
                 factors.append({"factor": f"rule: {rule.name}", "points": rule.boost})
         if compound < 0:
             factors.append({"factor": "negative sentiment", "points": round(-25 * compound), "detail": compound})
-        urgent = URGENT_WORDS.search(post.text)
+        urgent = URGENT_WORDS.search(post.full_text)
         if urgent:
             factors.append({"factor": "urgent words", "points": 15, "detail": urgent.group(0)})
         influence = min(15, round(3 * math.log10(post.author.followers_count + 1)))
@@ -192,7 +192,7 @@ class TriageRules:
         if (post.author.platform, post.author.external_id) in self.blocked:
             return "blocked author"
         for name, platform, pattern in self.filters:
-            if (not platform or platform == post.platform) and pattern.search(post.text):
+            if (not platform or platform == post.platform) and pattern.search(post.full_text):
                 return f"filter rule: {name}"
         return ""
 

@@ -56,6 +56,8 @@ class AccountRef:
     external_id: str
     handle: str = ""
     credentials: dict[str, str] = field(default_factory=dict, repr=False)
+    settings: dict[str, Any] = field(default_factory=dict)
+    """What else the connector needs that is not secret: a mailbox's servers (``Mailbox.connection_settings``)."""
 
 
 @dataclass(frozen=True)
