@@ -115,7 +115,9 @@ class Mailbox(models.Model):
     message_id_domain = models.CharField(
         max_length=253, blank=True, help_text="The domain of our Message-IDs; empty: the address's domain."
     )
-    signature = models.TextField(blank=True, help_text="Added to every reply from this mailbox (an agent's own, if set, comes first).")
+    signature = models.TextField(
+        blank=True, help_text="Added to every reply from this mailbox (an agent's own, if set, comes first)."
+    )
 
     class Meta:
         ordering = ["address"]
@@ -203,8 +205,10 @@ class ListeningQuery(PollState):
             _string_list(getattr(self, field), field)
         if not (self.keywords or self.hashtags or self.phrases):
             raise ValidationError("A listening query needs at least one keyword, hashtag or phrase.")
-        if self.account_id and self.account.platform == SocialPlatform.FACEBOOK:
-            raise ValidationError({"account": "Facebook offers no keyword search; listen on an X account."})
+        if self.account_id and self.account.platform in (SocialPlatform.FACEBOOK, SocialPlatform.EMAIL):
+            raise ValidationError(
+                {"account": f"{self.account.get_platform_display()} offers no keyword search; listen on an X account."}
+            )
 
 
 class FilterRule(models.Model):
