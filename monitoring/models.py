@@ -115,7 +115,9 @@ class Mailbox(models.Model):
     message_id_domain = models.CharField(
         max_length=253, blank=True, help_text="The domain of our Message-IDs; empty: the address's domain."
     )
-    signature = models.TextField(blank=True, help_text="Added to every reply from this mailbox (an agent's own, if set, comes first).")
+    signature = models.TextField(
+        blank=True, help_text="Added to every reply from this mailbox (an agent's own, if set, comes first)."
+    )
 
     class Meta:
         ordering = ["address"]

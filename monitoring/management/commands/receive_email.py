@@ -45,7 +45,9 @@ class Command(BaseCommand):
             raise CommandError(str(error), returncode=EX_NOUSER) from None
         except DatabaseError as error:
             logger.warning("receive_email: database unavailable, the mail server will retry: %s", error)
-            raise CommandError(f"The database is unavailable ({error}); try again later.", returncode=EX_TEMPFAIL) from None
+            raise CommandError(
+                f"The database is unavailable ({error}); try again later.", returncode=EX_TEMPFAIL
+            ) from None
         if stats.duplicates:
             self.stdout.write(f"Already stored for {target}: nothing changed.")
         else:
