@@ -31,8 +31,8 @@ from core.actions import (
 )
 from core.bulk import insert_dicts, insert_rows, storable_json, update_rows
 from core.errors import Conflict, Invalid
-from core.models import Attachment
 from core.models import (
+    Attachment,
     Channel,
     Contact,
     Conversation,

@@ -70,7 +70,6 @@ class InboundPost:
     """The connector decided ``thread_key`` itself (email: References, senders and the subject token), so capture
     must not join the post to the thread of the post it answers."""
 
-
     @property
     def full_text(self) -> str:
         """What triage reads: the subject, if any, and the text."""
