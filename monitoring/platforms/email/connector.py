@@ -35,7 +35,7 @@ class EmailConnector(Connector):
         # Imported here until smtp.py (the SMTP helper's) is merged; then at the top.
         from monitoring.platforms.email.smtp import send_reply  # type: ignore[import-not-found, unused-ignore]
 
-        reply_id: str = send_reply(self.account, request, self.timeout)
+        reply_id: str = send_reply(self.account, request, timeout=self.timeout)
         return reply_id
 
     def find_reply(self, request: ReplyRequest, since: datetime) -> str | None:
