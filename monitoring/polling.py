@@ -110,16 +110,25 @@ def _poll(source: PollState, account: SocialAccount, fetch: Any) -> IngestStats 
     ]
     stats = ingest(posts, page.deletions)
     now = timezone.now()
+    notices = "\n".join(page.notices)
     # Saved only now that every post of the page is stored.
     source_model: Any = type(source)
     source_model.objects.filter(pk=source.pk).update(
         cursor=page.cursor,
         last_polled_at=now,
-        next_poll_at=now + timedelta(seconds=source.poll_interval_seconds),
+        # More waiting (a mailbox's backlog): due again at once, for the next scheduler run to claim.
+        next_poll_at=now if page.more else now + timedelta(seconds=source.poll_interval_seconds),
         poll_lease_until=None,
         consecutive_failures=0,
-        last_error="",
+        last_error=notices[:2000],
+        **({"last_error_at": now} if notices else {}),
     )
+    if notices:
+        notify_admins(
+            f"Switchboard skipped messages of {source}",
+            f"Polling {source} skipped what it could not store:\n\n{notices}\n\n"
+            "The rest was stored, and polling goes on.",
+        )
     return stats
 
 

@@ -37,6 +37,7 @@ def register(cls: type[Connector]) -> type[Connector]:
 def connector_class(platform: str) -> type[Connector]:
     # Importing the modules registers their connectors.
     from monitoring.platforms import facebook, sandbox, x  # noqa: F401
+    from monitoring.platforms.email import connector as email  # noqa: F401
 
     try:
         return _REGISTRY[platform]

@@ -79,6 +79,11 @@ class Page:
     posts: list[InboundPost] = field(default_factory=list)
     deletions: list[Deletion] = field(default_factory=list)
     cursor: dict[str, Any] = field(default_factory=dict)
+    more: bool = False
+    """The source has more than one poll's worth waiting: poll it again at once, from ``cursor``."""
+    notices: list[str] = field(default_factory=list)
+    """What the poll skipped and a person must know of (a message too large to store): logged, kept as the
+    source's last error and mailed to the admins once the page's posts are stored."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 
+from bench.email import add_arguments as email_arguments
 from bench.load import add_arguments as load_arguments
 
 BENCHMARKS: dict[str, str] = {
@@ -31,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "reports": "bench.reports",
     "load": "bench.load",
     "routing": "bench.routing",
+    "email": "bench.email",
 }
 
 
@@ -70,6 +72,7 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, default=5, help="reports: timed runs of each query (median).")
         parser.add_argument("--seed", type=int, default=6, help="reports: random seed of the generated history.")
         load_arguments(parser)
+        email_arguments(parser)
         parser.add_argument("--keep-db", action="store_true", help="Keep the scratch database afterwards.")
 
     def handle(self, *args: Any, name: str, json: bool, keep_db: bool, **options: Any) -> None:
