@@ -409,7 +409,7 @@ PLATFORM_CREDENTIALS: dict[str, dict[str, str]] = {
 """Credentials from the environment, used by accounts with none stored in the admin."""
 
 # --- Email as a channel (mailboxes are configured in the admin) ----------------------
-EMAIL_MAX_MESSAGE_BYTES = env.integer("EMAIL_MAX_MESSAGE_BYTES", 100 * 1024 * 1024, minimum=65_536)
+EMAIL_MAX_MESSAGE_BYTES = env.integer("EMAIL_MAX_MESSAGE_BYTES", 30 * 1024 * 1024, minimum=65_536)
 """A message larger than this is refused whole (the pipe exits 65; IMAP leaves it unread and says so)."""
 EMAIL_ATTACHMENT_MAX_BYTES = env.integer("EMAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 """An attachment larger than this is not stored: its message is, with a note of the file that was dropped."""

@@ -24,13 +24,17 @@ from monitoring.models import (
     HeldDelivery,
     ListeningQuery,
     SocialAccount,
+    SocialPlatform,
     TrackedKeyword,
 )
 from monitoring.triage import TriageRules
 from routing.models import Skill
 from routing.placement import ContactFacts, Placer
 
-SECRET_FIELDS = sorted({name for names in credentials.FIELDS.values() for name in names})
+SECRET_FIELDS = sorted(
+    {name for platform, names in credentials.FIELDS.items() if platform != SocialPlatform.EMAIL for name in names}
+)
+"""The social platforms' credentials; a mailbox's passwords are set under Mailboxes (``admin_mailboxes``)."""
 
 
 def _secret(name: str) -> forms.CharField:
@@ -59,6 +63,13 @@ class SocialAccountForm(forms.ModelForm):
     class Meta:
         model = SocialAccount
         fields = ["platform", "external_id", "name", "handle", "enabled", "poll_interval_seconds"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A mailbox's account is made, with its servers, under Mailboxes.
+        platform = self.fields["platform"]
+        assert isinstance(platform, forms.ChoiceField)
+        platform.choices = [("", "---------"), *((v, label) for v, label in SocialPlatform.choices if v != "email")]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -112,6 +123,9 @@ class SocialAccountAdmin(admin.ModelAdmin):
     ]
     inlines = [ListeningQueryInline]
     actions = ["poll_now", "enable"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SocialAccount]:
+        return super().get_queryset(request).exclude(platform=SocialPlatform.EMAIL)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         return [
@@ -330,3 +344,6 @@ class TrackedKeywordAdmin(admin.ModelAdmin):
     list_editable = ["enabled"]
     list_filter = ["enabled"]
     search_fields = ["keyword"]
+
+
+from monitoring import admin_mailboxes  # noqa: E402, F401 - registers the Mailbox admin

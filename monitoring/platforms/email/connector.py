@@ -13,7 +13,7 @@ from core.models import Platform
 from monitoring.platforms import register
 from monitoring.platforms.base import Connector, Page, PlatformError, QuerySpec, ReplyRequest
 from monitoring.platforms.email import imap
-from monitoring.platforms.email.inbound import message_key
+from monitoring.platforms.email.parsing import message_key
 
 
 @register

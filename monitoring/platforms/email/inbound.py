@@ -21,7 +21,6 @@ mailer-daemon is; it and an out-of-office are *automatic*: stored there, changin
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -32,7 +31,7 @@ from django.utils import timezone
 from core.bounces import do_record_bounce
 from core.models import Channel, Conversation, Identity, Message, Platform
 from core.posts import Author, InboundAttachment, InboundPost
-from monitoring.platforms.email.parsing import AutoKind, ParsedEmail, external_id_for
+from monitoring.platforms.email.parsing import AutoKind, ParsedEmail, external_id_for, message_key
 
 TOKEN = re.compile(r"\[#(\d{1,18})\]")
 """The conversation token our replies put in their subject."""
@@ -129,13 +128,6 @@ def thread_posts(items: Sequence[tuple[ParsedEmail, InboundPost]]) -> list[Inbou
         in_batch[post.external_id] = (key, sender)
         threaded.append(replace(post, thread_key=key))
     return threaded
-
-
-def message_key(message_id: str) -> str:
-    """How a Message-ID is stored as ``Message.external_id`` (128 characters at most): itself, or its hash."""
-    if len(message_id) <= 128:
-        return message_id
-    return "sha256:" + hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _references(parsed: ParsedEmail) -> list[str]:

@@ -237,9 +237,36 @@ def _references(values: list[str]) -> tuple[str, ...]:
     return tuple(ordered[-MAX_REFERENCES:])
 
 
+TRACE_HEADERS = frozenset({b"received", b"return-path", b"delivered-to", b"x-original-to", b"x-envelope-from"})
+"""Headers each hop adds on the way in: the same mail read by IMAP and piped by the mail server differs in them."""
+
+
 def content_hash(raw: bytes) -> str:
-    """SHA-256 (hex) of ``raw`` with CRLF and CR as LF: IMAP (CRLF) and a pipe (LF) give the same hash."""
-    return hashlib.sha256(raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
+    """SHA-256 (hex) of ``raw`` without its trace headers, CRLF and CR as LF: the same mail has one hash however it
+    came (IMAP's CRLF, a pipe's LF, with the hops' ``Received`` lines or without)."""
+    text = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    head, separator, body = text.partition(b"\n\n")
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):  # a folded continuation belongs to the header above it
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.split(b":", 1)[0].strip().lower() in TRACE_HEADERS
+        if not dropping:
+            kept.append(line)
+    return hashlib.sha256(b"\n".join(kept) + separator + body).hexdigest()
+
+
+def message_key(message_id: str) -> str:
+    """How a Message-ID is stored as ``Message.external_id``: itself when it fits, else ``sha256:`` and its hash.
+
+    The same rule finds the messages a reply's ``In-Reply-To`` and ``References`` name.
+    """
+    if len(message_id) <= EXTERNAL_ID_MAX_LENGTH:
+        return message_id
+    return "sha256:" + hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def external_id_for(parsed: ParsedEmail) -> str:
@@ -248,11 +275,6 @@ def external_id_for(parsed: ParsedEmail) -> str:
     The Message-ID when there is one that fits; ``sha256:`` and the hash of a longer Message-ID; or
     ``sha256:`` and the content hash when the message has no Message-ID.
     """
-    if parsed.message_id and len(parsed.message_id) <= EXTERNAL_ID_MAX_LENGTH:
-        return parsed.message_id
-    digest = (
-        hashlib.sha256(parsed.message_id.encode("utf-8", "surrogatepass")).hexdigest()
-        if parsed.message_id
-        else parsed.content_hash
-    )
-    return f"sha256:{digest}"[:EXTERNAL_ID_MAX_LENGTH]
+    if parsed.message_id:
+        return message_key(parsed.message_id)
+    return f"sha256:{parsed.content_hash}"
