@@ -261,6 +261,10 @@ _SANDBOX_MESSAGE = _Rules(
     10_000, False, "A sandbox private message allows {limit} characters; this reply has {length}."
 )
 
+# Mail has no length limit of its own; this one keeps a pasted document out of a reply (the composer shows no
+# counter for it) and stays far below what the mail servers refuse (``EMAIL_MAX_MESSAGE_BYTES``).
+_EMAIL = _Rules(100_000, False, "An email reply allows {limit} characters; this reply has {length}.")
+
 _PUBLIC_RULES: dict[str, _Rules] = {
     Channel.X_PUBLIC: _X_POST,
     Channel.X_DM: _X_DIRECT_MESSAGE,
@@ -268,6 +272,7 @@ _PUBLIC_RULES: dict[str, _Rules] = {
     Channel.FACEBOOK_MESSENGER: _MESSENGER,
     Channel.SANDBOX_PUBLIC: _SANDBOX_POST,
     Channel.SANDBOX_PRIVATE: _SANDBOX_MESSAGE,
+    Channel.EMAIL: _EMAIL,
 }
 # Answering privately on a public channel: an X DM to the author, a Facebook
 # private reply to the comment, a sandbox private message. On a private channel

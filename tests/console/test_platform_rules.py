@@ -379,6 +379,8 @@ def test_a_blank_reply_is_refused_on_every_channel(channel: str, text: str) -> N
         (Channel.SANDBOX_PUBLIC, False, 280),
         (Channel.SANDBOX_PUBLIC, True, 10_000),
         (Channel.SANDBOX_PRIVATE, False, 10_000),
+        (Channel.EMAIL, False, 100_000),
+        (Channel.EMAIL, True, 100_000),
     ],
 )
 def test_each_channel_has_its_limit(channel: str, private: bool, limit: int) -> None:
