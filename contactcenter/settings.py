@@ -414,6 +414,8 @@ EMAIL_MAX_MESSAGE_BYTES = env.integer("EMAIL_MAX_MESSAGE_BYTES", 30 * 1024 * 102
 EMAIL_ATTACHMENT_MAX_BYTES = env.integer("EMAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 """An attachment larger than this is not stored: its message is, with a note of the file that was dropped."""
 
+# RFC 3834 5: automatic messages of ours (survey invitations, acknowledgements) to one address in 24 hours.
+EMAIL_AUTO_REPLY_LIMIT_PER_DAY = env.integer("EMAIL_AUTO_REPLY_LIMIT_PER_DAY", 3, minimum=0)
 EMAIL_BACKEND = env.text("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.text("EMAIL_HOST", "localhost")
 EMAIL_PORT = env.integer("EMAIL_PORT", 25, minimum=1, maximum=65535)

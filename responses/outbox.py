@@ -26,16 +26,16 @@ from django.utils import timezone
 from core import realtime
 from core.actions import record_event
 from core.broker import BROKER_DOWN
-from core.models import Conversation, Delivery, Direction, EventKind, Identity, Message
+from core.models import Channel, Conversation, Delivery, Direction, EventKind, Identity, Message
 from monitoring.credentials import CredentialsUnreadable
 from monitoring.models import SocialAccount
 from monitoring.platforms import AccountRef, PlatformError, ReplyRequest, connector_class
 from monitoring.polling import account_ref
+from responses.email_replies import AUTOMATIC_KINDS, email_reply_for
 
 logger = logging.getLogger(__name__)
 
 STUCK_AFTER = timedelta(minutes=2)
-PRIVATE_CHANNELS = ("x_dm", "facebook_messenger", "sandbox_private")
 
 
 class RetryLater(Exception):
@@ -50,13 +50,10 @@ def reply_request(message: Message) -> tuple[AccountRef, ReplyRequest]:
     """Where and how to post this reply: the account that captured the customer, the post to answer."""
     conversation = message.conversation
     assert conversation is not None
-    latest = (
-        conversation.messages.filter(direction=Direction.INBOUND)
-        .exclude(external_id__isnull=True)
-        .order_by("-sent_at", "-id")
-        .values("external_id", "account_id", "author_identity_id")
-        .first()
-    )
+    inbound = conversation.messages.filter(direction=Direction.INBOUND).exclude(external_id__isnull=True)
+    if conversation.channel == Channel.EMAIL:
+        inbound = inbound.exclude(raw__email__auto__in=AUTOMATIC_KINDS)  # an out-of-office is no one to answer
+    latest = inbound.order_by("-sent_at", "-id").values("external_id", "account_id", "author_identity_id").first()
     if latest is None:
         raise PlatformError("There is no customer message to answer.", permanent=True, code="no_target")
     account = SocialAccount.objects.filter(pk=latest["account_id"]).first()
@@ -78,7 +75,8 @@ def reply_request(message: Message) -> tuple[AccountRef, ReplyRequest]:
         in_reply_to_external_id=str(target),
         recipient_external_id=identity or "",
         idempotency_key=str(message.idempotency_key),
-        private=private or conversation.channel in PRIVATE_CHANNELS,
+        private=private or not Channel.is_public(conversation.channel),
+        email=email_reply_for(message, conversation) if conversation.channel == Channel.EMAIL else None,
     )
 
 
@@ -160,7 +158,7 @@ def _tell_agent(message: Message) -> None:
 def do_reconcile_stuck_replies(now: datetime | None = None) -> dict[str, int]:
     """Replies stuck in ``sending``: posted already (record the id) or not (queue them again)."""
     now = now or timezone.now()
-    counts = {"found": 0, "requeued": 0, "unknown": 0}
+    counts = {"found": 0, "requeued": 0, "unknown": 0, "failed": 0}
     stuck = Message.objects.select_related("conversation__contact").filter(
         delivery=Delivery.SENDING, sending_since__lt=now - STUCK_AFTER
     )
@@ -170,6 +168,10 @@ def do_reconcile_stuck_replies(now: datetime | None = None) -> dict[str, int]:
             account, request = reply_request(message)
             found = _connector(account).find_reply(request, message.sending_since - timedelta(minutes=1))
         except PlatformError as error:
+            if error.permanent and error.code == "unsupported":
+                _failed(message, _uncheckable(error))  # it may have gone out: sending again could send it twice
+                counts["failed"] += 1
+                continue
             logger.info("cannot check reply %s yet: %s", message.pk, error.message)
             counts["unknown"] += 1
             continue
@@ -187,6 +189,15 @@ def do_reconcile_stuck_replies(now: datetime | None = None) -> dict[str, int]:
             transaction.on_commit(partial(enqueue_post, message.pk))
             counts["requeued"] += 1
     return counts
+
+
+def _uncheckable(error: PlatformError) -> PlatformError:
+    return PlatformError(
+        "Switchboard cannot tell whether this reply went out: the worker stopped while sending it, and "
+        f"{error.message[0].lower()}{error.message[1:]} Check with the customer before sending it again.",
+        permanent=True,
+        code="outcome_unknown",
+    )
 
 
 def enqueue_post(message_id: int) -> None:

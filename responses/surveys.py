@@ -1,7 +1,8 @@
 """CSAT: after a resolution the customer is invited to rate it, once, on a public page.
 
 Where the platform allows a private message (an X DM, Messenger within its
-24-hour window, a sandbox private message) the invitation is sent as one,
+24-hour window, a sandbox private message, an email where RFC 3834 allows an
+automatic answer) the invitation is sent as one,
 through the outbox like any reply. On public channels nothing is posted: a
 public "rate us" reply under the customer's post reads as spam to them and to
 everyone else. The invitation is still created there, so an agent can share
@@ -20,11 +21,12 @@ from django.utils import timezone
 
 from core.actions import record_event
 from core.errors import Conflict, Invalid, NotFound
-from core.models import Conversation, Delivery, Direction, EventKind, Message
+from core.models import Channel, Conversation, Delivery, Direction, EventKind, Message
 from core.models import ConversationState as S
 from responses.actions import last_customer_message_at
+from responses.automatic import automatic_mail_refusal
 from responses.models import SurveyInvitation
-from responses.outbox import PRIVATE_CHANNELS, enqueue_post
+from responses.outbox import enqueue_post
 from responses.platform_rules import check_reply
 
 NOT_SURVEYED = frozenset({"spam", "no_action"})
@@ -52,8 +54,11 @@ def _resolved_by(conversation: Conversation) -> int | None:
 
 
 def _may_message(conversation: Conversation, text: str) -> bool:
-    """A private channel, and the platform accepts a message now (Messenger: within 24 h of the customer's)."""
-    if conversation.channel not in PRIVATE_CHANNELS:
+    """A private channel, and the platform accepts a message now (Messenger: within 24 h of the customer's).
+
+    By email, also only where an automatic answer is welcome (``responses.automatic``).
+    """
+    if Channel.is_public(conversation.channel) or automatic_mail_refusal(conversation):
         return False
     verdict = check_reply(
         conversation.channel,
@@ -102,6 +107,7 @@ def do_invite_to_survey(conversation: Conversation) -> SurveyInvitation | None:
                 sent_at=now,
                 delivery=Delivery.QUEUED,
                 idempotency_key=uuid.uuid4(),
+                raw={"automatic": "csat_invitation"},
             )
             SurveyInvitation.objects.filter(pk=invitation.pk).update(sent_at=now)
             invitation.sent_at = now

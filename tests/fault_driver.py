@@ -144,7 +144,7 @@ def sweep_outbox(args: argparse.Namespace) -> None:
 
     killed_at = datetime.fromisoformat(args.killed_at)
     deadline = time.monotonic() + args.timeout
-    totals = {"found": 0, "requeued": 0, "unknown": 0, "retried": 0}
+    totals = {"found": 0, "requeued": 0, "unknown": 0, "failed": 0, "retried": 0}
     while time.monotonic() < deadline:
         with transaction.atomic():
             counts = do_reconcile_stuck_replies(now=killed_at + STUCK_AFTER)

@@ -87,6 +87,45 @@ class Page:
 
 
 @dataclass(frozen=True)
+class QuotedMessage:
+    """The customer's message an email reply answers, quoted below it as mail clients do."""
+
+    author: str
+    sent_at: datetime | None
+    text: str
+
+
+@dataclass(frozen=True)
+class OutgoingFile:
+    """A file the agent attached to a reply."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EmailReply:
+    """What an email reply needs beyond the text: the addresses, the subject and the thread it continues.
+
+    ``subject`` is the one the reply goes out under, before the ``Re:`` and the conversation token are added;
+    ``in_reply_to`` and ``references`` are Message-IDs without angle brackets. ``automatic`` marks a message no
+    person wrote (a survey invitation): it goes out with ``Auto-Submitted: auto-generated`` (RFC 3834).
+    """
+
+    to: str
+    to_name: str = ""
+    cc: tuple[str, ...] = ()
+    subject: str = ""
+    conversation_id: int | None = None
+    in_reply_to: str = ""
+    references: tuple[str, ...] = ()
+    quoted: QuotedMessage | None = None
+    attachments: tuple[OutgoingFile, ...] = ()
+    automatic: bool = False
+
+
+@dataclass(frozen=True)
 class ReplyRequest:
     """One reply to post where the customer wrote.
 
@@ -102,6 +141,8 @@ class ReplyRequest:
     recipient_external_id: str
     idempotency_key: str
     private: bool = False
+    email: EmailReply | None = None
+    """An email reply's addresses, subject and thread (channel ``email`` only)."""
 
 
 def reply_is_private(request: ReplyRequest, *, public_channel: str, private_channel: str, platform: str) -> bool:

@@ -364,16 +364,16 @@ def test_a_reply_stuck_after_a_crash_is_found_on_x_and_marked_sent_without_posti
     assert do_post_reply(reply.pk) == "skipped", "the redelivered task does not post it again"
 
     clock.shift(STUCK_AFTER - timedelta(seconds=1))
-    assert do_reconcile_stuck_replies() == {"found": 0, "requeued": 0, "unknown": 0}, "not stuck yet"
+    assert do_reconcile_stuck_replies() == {"found": 0, "requeued": 0, "unknown": 0, "failed": 0}, "not stuck yet"
     clock.shift(timedelta(seconds=2))
-    assert do_reconcile_stuck_replies() == {"found": 1, "requeued": 0, "unknown": 0}
+    assert do_reconcile_stuck_replies() == {"found": 1, "requeued": 0, "unknown": 0, "failed": 0}
 
     reply = reload(reply)
     assert (reply.delivery, reply.external_id) == ("sent", POSTED_ID)
     assert len(posts_to(requests_mock, CREATE_TWEET_URL)) == 1
     (lookup,) = [r for r in requests_mock.request_history if r.method == "GET"]
     assert parse_qs(urlsplit(lookup.url).query)["start_time"] == ["2026-11-20T10:44:00Z"], "from before the attempt"
-    assert do_reconcile_stuck_replies() == {"found": 0, "requeued": 0, "unknown": 0}
+    assert do_reconcile_stuck_replies() == {"found": 0, "requeued": 0, "unknown": 0, "failed": 0}
 
 
 def test_a_stuck_reply_x_does_not_list_is_queued_again_and_posted_once_more(
@@ -394,7 +394,7 @@ def test_a_stuck_reply_x_does_not_list_is_queued_again_and_posted_once_more(
 
     clock.shift(STUCK_AFTER + timedelta(seconds=1))
     with django_capture_on_commit_callbacks(execute=True):
-        assert do_reconcile_stuck_replies() == {"found": 0, "requeued": 1, "unknown": 0}
+        assert do_reconcile_stuck_replies() == {"found": 0, "requeued": 1, "unknown": 0, "failed": 0}
 
     reply = reload(reply)
     assert (reply.delivery, reply.external_id) == ("sent", POSTED_ID)
@@ -420,9 +420,9 @@ def test_a_stuck_reply_whose_lookup_fails_is_left_alone_until_x_can_answer(
         do_post_reply(reply.pk)
 
     clock.shift(STUCK_AFTER + timedelta(seconds=1))
-    assert do_reconcile_stuck_replies() == {"found": 0, "requeued": 0, "unknown": 1}
+    assert do_reconcile_stuck_replies() == {"found": 0, "requeued": 0, "unknown": 1, "failed": 0}
     assert reload(reply).delivery == "sending", "never posted again while it may be on X"
-    assert do_reconcile_stuck_replies() == {"found": 1, "requeued": 0, "unknown": 0}
+    assert do_reconcile_stuck_replies() == {"found": 1, "requeued": 0, "unknown": 0, "failed": 0}
 
     assert (reload(reply).delivery, reply.external_id) == ("sent", POSTED_ID)
     assert len(posts_to(requests_mock, CREATE_TWEET_URL)) == 1
@@ -451,7 +451,7 @@ def test_the_sandbox_posts_idempotently_by_the_replys_key(
     clock.shift(STUCK_AFTER + timedelta(seconds=1))
     with django_capture_on_commit_callbacks(execute=True):
         # The sandbox cannot list its replies, so the reply is posted again: under the same key.
-        assert do_reconcile_stuck_replies() == {"found": 0, "requeued": 1, "unknown": 0}
+        assert do_reconcile_stuck_replies() == {"found": 0, "requeued": 1, "unknown": 0, "failed": 0}
 
     assert die_once_after_posting == [expected_id]
     assert (reload(reply).delivery, reply.external_id) == ("sent", expected_id)

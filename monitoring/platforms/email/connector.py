@@ -13,7 +13,8 @@ from core.models import Platform
 from monitoring.platforms import register
 from monitoring.platforms.base import Connector, Page, PlatformError, QuerySpec, ReplyRequest
 from monitoring.platforms.email import imap
-from monitoring.platforms.email.parsing import message_key
+from monitoring.platforms.email.outgoing import message_id_for, reply_message_key
+from monitoring.platforms.email.smtp import send_reply
 
 
 @register
@@ -32,11 +33,7 @@ class EmailConnector(Connector):
         )
 
     def post_reply(self, request: ReplyRequest) -> str:
-        # Imported here until smtp.py (the SMTP helper's) is merged; then at the top.
-        from monitoring.platforms.email.smtp import send_reply  # type: ignore[import-not-found, unused-ignore]
-
-        reply_id: str = send_reply(self.account, request, timeout=self.timeout)
-        return reply_id
+        return send_reply(self.account, request, timeout=self.timeout)
 
     def find_reply(self, request: ReplyRequest, since: datetime) -> str | None:
         """Our reply's ``Message.external_id`` if its Message-ID is in the Sent folder, else None.
@@ -52,15 +49,13 @@ class EmailConnector(Connector):
                 permanent=True,
                 code="unsupported",
             )
-        message_id = our_message_id(request)
+        if not self.account.settings.get("imap_host"):
+            raise PlatformError(
+                "The mailbox has no IMAP server to look in: whether this reply went out cannot be checked.",
+                permanent=True,
+                code="unsupported",
+            )
+        message_id = message_id_for(self.account.settings, request.idempotency_key)
         if not imap.find_message_id(self.account, folder, message_id, since, timeout=self.timeout):
             return None
-        return message_key(message_id.strip().strip("<>"))
-
-
-def our_message_id(request: ReplyRequest) -> str:
-    """The Message-ID our reply for ``request`` carries (the SMTP side derives it from the idempotency key)."""
-    message_id = str(getattr(request, "message_id", "") or "")
-    if not message_id:
-        raise PlatformError("The reply carries no Message-ID to look for.", code="no_message_id")
-    return message_id
+        return reply_message_key(self.account.settings, request.idempotency_key)

@@ -318,6 +318,14 @@ def find_message_id(account: AccountRef, folder: str, message_id: str, since: da
         return False
 
 
+def append_message(account: AccountRef, folder: str, raw: bytes, *, timeout: float) -> None:
+    """File ``raw`` (a message we sent) in ``folder``, flagged as read: the Sent folder ``find_message_id`` searches."""
+    with logged_in(account, timeout=timeout) as connection:
+        status, data = connection.append(imap_folder_name(folder), r"(\Seen)", None, raw)
+        if status != "OK":
+            raise _temporary(f"The IMAP server did not file the message in {folder!r}: {_text(data)}", code="protocol")
+
+
 # --- The admin's connection test ------------------------------------------------------------------------------
 
 

@@ -85,7 +85,11 @@ def thread_posts(items: Sequence[tuple[ParsedEmail, InboundPost]]) -> list[Inbou
 
     Messages of the same batch thread on each other as if they had come one by one.
     """
-    named = {ref for parsed, _ in items for ref in _references(parsed)}
+    named = {ref for parsed, _ in items for ref in _references(parsed)} | {
+        message_key(parsed.bounce.original_message_id)
+        for parsed, _ in items
+        if parsed.bounce is not None and parsed.bounce.original_message_id
+    }
     held = {
         row["external_id"]: (row["conversation__thread_key"], row["conversation__contact_id"])
         for row in Message.objects.filter(
@@ -111,8 +115,9 @@ def thread_posts(items: Sequence[tuple[ParsedEmail, InboundPost]]) -> list[Inbou
         sender = parsed.from_address
         contact = contact_of.get(sender)
         key = None
-        if parsed.bounce is not None and parsed.bounce.original_message_id in held:
-            key = held[parsed.bounce.original_message_id][0]
+        bounced = message_key(parsed.bounce.original_message_id) if parsed.bounce is not None else ""
+        if bounced in held:
+            key = held[bounced][0]
         for ref in _references(parsed) if key is None else ():
             if ref in in_batch and in_batch[ref][1] == sender:
                 key = in_batch[ref][0]
