@@ -127,7 +127,9 @@ def _failed(message: Message, error: PlatformError) -> str:
                     at=timezone.now(),
                     conversation=message.conversation,
                     agent=message.author_agent,
-                    data={"message_id": message.pk, "code": error.code, "error": error.message[:500]},
+                    # The platform's words stay on the reply (``delivery_error``): they quote addresses and
+                    # names, and the ledger keeps no personal data.
+                    data={"message_id": message.pk, "code": error.code, "status": error.status},
                 )
             _tell_agent(message)
         logger.warning("reply %s failed for good: %s", message.pk, error.message)

@@ -267,7 +267,8 @@ def test_a_5xx_answer_fails_the_reply_with_the_servers_words(
     message = reload(message)
     assert message.delivery == Delivery.FAILED
     assert "554 5.7.1 Message rejected as spam" in message.delivery_error
-    assert conversation.events.filter(kind=EventKind.REPLY_FAILED).count() == 1
+    (failed,) = conversation.events.filter(kind=EventKind.REPLY_FAILED)
+    assert failed.data == {"message_id": message.pk, "code": "refused", "status": 554}  # no words quoting anyone
     assert smtp_server.received == []
 
 
