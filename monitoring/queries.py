@@ -74,7 +74,7 @@ def open_email_threads(account_id: int, limit: int = 50) -> list[EmailThread]:
             "author_identity__display_name",
         )
     )
-    by_conversation: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    by_conversation: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         if row["direction"] == Direction.OUTBOUND or not row["raw__email__auto"]:
             by_conversation[row["conversation_id"]].append(row)

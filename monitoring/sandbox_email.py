@@ -109,8 +109,7 @@ NEW_MAILS: list[tuple[str, str, str, str]] = [
         "question",
         "es",
         "Duda sobre mi factura {order}",
-        "En la factura {order} aparece un cargo de {amount} que no entiendo. ¿Me pueden explicar a qué "
-        "corresponde?",
+        "En la factura {order} aparece un cargo de {amount} que no entiendo. ¿Me pueden explicar a qué corresponde?",
     ),
     (
         "complaint",
@@ -266,7 +265,7 @@ class SandboxMail:
         self._body(message, text)
         if kind != "spam" and self.rng.random() < 0.12:
             self._attach(message, values["order"])
-        return bytes(message)
+        return self._bytes(message)
 
     def _again(self, thread: EmailThread, recipient: str, sent_at: datetime) -> bytes:
         """The customer writes again in ``thread``: a follow-up, or once we answered, an answer to our reply."""
@@ -278,7 +277,7 @@ class SandboxMail:
             message = self._message(name, address, recipient, f"Re: {base_subject(thread.subject)}", sent_at, index)
             self._answering(message, thread, thread.customer_message_id)
             self._body(message, self._letter(language, text.format(**values), name))
-            return bytes(message)
+            return self._bytes(message)
         roll = self.rng.random()
         if roll < 0.15:
             return self._out_of_office(thread, recipient, sent_at, index)
@@ -287,7 +286,7 @@ class SandboxMail:
             subject, text = self.rng.choice(FROM_PHONE)
             message = self._message(name, address, recipient, f"{subject} [#{thread.conversation_id}]", sent_at, index)
             self._body(message, self._letter("en", text, name))
-            return bytes(message)
+            return self._bytes(message)
         if roll < 0.45:
             # A new topic in the same thread: the subject changes, the headers still say it answers us.
             language = "en"
@@ -299,7 +298,7 @@ class SandboxMail:
         self._answering(message, thread, thread.reply_id)
         letter = self._letter(language, text.format(**values), name)
         self._body(message, letter, quoted=self._quote(thread, recipient))
-        return bytes(message)
+        return self._bytes(message)
 
     def _out_of_office(self, thread: EmailThread, recipient: str, sent_at: datetime, index: int) -> bytes:
         prefix, _, text = self.rng.choice(OUT_OF_OFFICE)
@@ -312,7 +311,7 @@ class SandboxMail:
             message["X-Auto-Response-Suppress"] = "All"  # as Exchange marks its own out-of-office replies
         self._answering(message, thread, thread.reply_id)
         message.set_content(text.format(back=back) + "\n")
-        return bytes(message)
+        return self._bytes(message)
 
     # --- Parts of a message ----------------------------------------------------------------------------------
 
@@ -337,10 +336,19 @@ class SandboxMail:
         message["MIME-Version"] = "1.0"
         return message
 
+    def _bytes(self, message: EmailMessage) -> bytes:
+        # The standard library draws MIME boundaries from the global random generator: draw them from ours.
+        for part in message.walk():
+            if part.is_multipart():
+                part.set_boundary(f"=_sb{self.rng.getrandbits(64):016x}")
+        return bytes(message)
+
     def _answering(self, message: EmailMessage, thread: EmailThread, message_id: str) -> None:
         """Headers that say ``message`` answers ``message_id`` of ``thread``, as every mail client writes them."""
         message["In-Reply-To"] = f"<{message_id}>"
-        chain = [ref for ref in thread.message_ids if ref != message_id][-9:] + [message_id]
+        # The root and the latest few, as clients trim a long References (RFC 5322 3.6.4 allows it).
+        earlier = [ref for ref in thread.message_ids if ref != message_id]
+        chain = [*earlier[:1], *earlier[1:][-8:], message_id]
         message["References"] = " ".join(f"<{ref}>" for ref in chain)
 
     def _letter(self, language: str, body: str, name: str) -> str:
@@ -371,7 +379,8 @@ class SandboxMail:
             message.add_alternative(self._html(text, quoted, logo=logo), subtype="html")
             if logo:
                 # Outlook's signature logo: an image the HTML shows by its Content-ID (multipart/related).
-                html_part = message.get_payload()[1]
+                html_part = message.get_body(preferencelist=("html",))
+                assert html_part is not None
                 html_part.add_related(_png(16, 4, (20, 60, 140)), "image", "png", cid="<logo@sig.example>")
         else:
             message.set_content(self._html(text, quoted), subtype="html")
@@ -444,8 +453,7 @@ def _pdf(title: str) -> bytes:
     objects = [
         b"<</Type/Catalog/Pages 2 0 R>>",
         b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
-        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 120]/Contents 4 0 R"
-        b"/Resources<</Font<</F1 5 0 R>>>>>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 120]/Contents 4 0 R/Resources<</Font<</F1 5 0 R>>>>>>",
         b"<</Length " + str(len(stream)).encode() + b">>stream\n" + stream + b"\nendstream",
         b"<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>",
     ]

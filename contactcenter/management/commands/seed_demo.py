@@ -99,13 +99,12 @@ class Command(BaseCommand):
             seed = settings.SANDBOX_SEED or None
             if posts:
                 stats = ingest(SandboxSource(seed).posts(posts, now=timezone.now(), account_id=sandbox.pk))
-                self.stdout.write(f"Captured {stats.stored} sandbox posts into {stats.new_conversations} conversations.")
+                self.stdout.write(f"Captured {stats.stored} sandbox posts, {stats.new_conversations} conversations.")
             if emails:
-                stored = deliver_sandbox_mail(emails, now=timezone.now(), window_seconds=3600, writer=SandboxMail(seed))
+                writer = SandboxMail(seed)
+                stored = deliver_sandbox_mail(emails, now=timezone.now(), window_seconds=3600, writer=writer)
                 self.stdout.write(f"Delivered {stored} sandbox emails to the demo mailbox.")
-        self.stdout.write(
-            f"Demo mailbox {DEMO_MAILBOX!r} <{DEMO_ADDRESS}>: python manage.py receive_email {DEMO_MAILBOX} < message.eml"
-        )
+        self.stdout.write(f"Demo mailbox {DEMO_MAILBOX!r} <{DEMO_ADDRESS}>: receive_email {DEMO_MAILBOX} < message.eml")
         self.stdout.write("Log in at http://127.0.0.1:8000 as:")
         for username, password, role, *_ in DEMO_USERS:
             self.stdout.write(f"  {role:<10} {username:<11} {password}")
