@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -243,11 +244,14 @@ class SandboxMail:
     ) -> list[bytes]:
         """``count`` messages written during the ``window_seconds`` before ``now``, to the mailbox ``to_address``."""
         recipient = str(Address(to_name, addr_spec=to_address)) if to_name else to_address
+        # A real person may have piped mail to the demo mailbox from an address the standard library cannot write
+        # back (an internationalised local part): the sandbox does not write as them.
+        threads = [thread for thread in open_threads if _writable(thread.customer_address)]
         mails = []
         for _ in range(count):
             sent_at = now - timedelta(seconds=self.rng.uniform(0, window_seconds))
-            if open_threads and self.rng.random() < 0.35:
-                thread = self.rng.choice(list(open_threads))
+            if threads and self.rng.random() < 0.35:
+                thread = self.rng.choice(threads)
                 mails.append(self._again(thread, recipient, max(sent_at, _after(thread.reply_at, now))))
             else:
                 mails.append(self._new(recipient, sent_at))
@@ -421,6 +425,14 @@ class SandboxMail:
             "amount": f"£{self.rng.randrange(20, 90)}.{self.rng.randrange(100):02d}",
             "account": f"{self.rng.randrange(10_000_000, 99_999_999)}",
         }
+
+
+def _writable(address: str) -> bool:
+    try:
+        str(Address(addr_spec=address))
+    except (ValueError, IndexError, HeaderParseError):
+        return False
+    return True
 
 
 def _after(moment: datetime | None, now: datetime) -> datetime:

@@ -214,6 +214,12 @@ def test_without_the_demo_mailbox_the_sandbox_writes_no_mail(queue: Queue) -> No
     assert not Message.objects.exists()
 
 
+def test_a_customer_address_the_sandbox_cannot_write_back_is_left_alone() -> None:
+    odd = EmailThread(41, "üser@exämple.example", "Ü", "Hallo", ("a.1@x.example",), "a.1@x.example")
+    parsed = [parse_email(raw) for raw in write(50, threads=(odd,))]
+    assert len(parsed) == 50 and not any(p.in_reply_to for p in parsed)
+
+
 def test_message_ids_are_unique_and_ours_are_never_reused() -> None:
     ids = [parse_email(raw).message_id for raw in write(500, threads=(thread(),))]
     assert len(set(ids)) == len(ids)
