@@ -16,10 +16,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from monitoring import credentials
+from monitoring.mailboxes import do_set_mailbox_queue, mailbox_queue_id
 from monitoring.models import Mailbox, SocialAccount, SocialPlatform
 from monitoring.platforms.email.connection import test_connection
 from monitoring.polling import account_ref
-from routing.models import Queue, RoutingRule
+from routing.models import Queue
 
 PASSWORDS = credentials.FIELDS[SocialPlatform.EMAIL]
 
@@ -32,10 +33,6 @@ def _password(label: str) -> forms.CharField:
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Leave blank to keep the stored value. Stored encrypted, never shown.",
     )
-
-
-def _rule_name(address: str) -> str:
-    return f"Mailbox {address}"[:100]
 
 
 class MailboxForm(forms.ModelForm):
@@ -78,8 +75,7 @@ class MailboxForm(forms.ModelForm):
             self.initial.update(
                 name=account.name, enabled=account.enabled, poll_interval_seconds=account.poll_interval_seconds
             )
-            rule = RoutingRule.objects.filter(account=account, name=_rule_name(mailbox.address)).first()
-            self.initial["queue"] = rule.queue_id if rule else None
+            self.initial["queue"] = mailbox_queue_id(account, mailbox.address)
 
     def clean_address(self) -> str:
         address: str = self.cleaned_data["address"].strip().lower()
@@ -116,16 +112,8 @@ class MailboxForm(forms.ModelForm):
         account.save()
         mailbox.account = account
         mailbox.save()
-        self._save_queue(account, old_address, mailbox.address)
+        do_set_mailbox_queue(account, mailbox.address, self.cleaned_data.get("queue"), old_address=old_address)
         return mailbox
-
-    def _save_queue(self, account: SocialAccount, old_address: str, address: str) -> None:
-        rules = RoutingRule.objects.filter(account=account, name__in={_rule_name(old_address), _rule_name(address)})
-        queue = self.cleaned_data.get("queue")
-        if queue is None:
-            rules.delete()
-        elif not rules.update(queue=queue, name=_rule_name(address)):
-            RoutingRule.objects.create(name=_rule_name(address), account=account, queue=queue, order=50)
 
     def save_m2m(self) -> None:  # the admin calls it after save(commit=False); a mailbox has none
         return None

@@ -1,4 +1,4 @@
-"""The demo's listening rules: what the sandbox's noise and topics are sorted by.
+"""The demo's listening rules (what the sandbox's noise and topics are sorted by) and its mailbox.
 
 Used by ``seed_demo`` and by ``bench ingest``, so the benchmark measures the
 pipeline with the rules a real deployment would have.
@@ -6,8 +6,14 @@ pipeline with the rules a real deployment would have.
 
 from __future__ import annotations
 
-from monitoring.models import ClassificationRule, FilterRule
-from routing.models import Skill
+from monitoring.mailboxes import do_set_mailbox_queue
+from monitoring.models import ClassificationRule, FilterRule, Mailbox, SocialAccount, SocialPlatform
+from routing.models import Queue, Skill
+
+DEMO_MAILBOX = "demo"
+"""The demo mailbox's name: ``python manage.py receive_email demo < message.eml`` delivers to it."""
+DEMO_ADDRESS = "help@northwind.example"
+DEMO_SIGNATURE = "Northwind Help\nWe answer every email within a working day.\nhttps://northwind.example/help"
 
 SKILLS = ["billing", "outages", "spanish", "french", "german", "vip care"]
 
@@ -66,3 +72,23 @@ def seed_triage_rules() -> None:
         )
         if created:
             rule.skills.set([skills[s] for s in skill_names])
+
+
+def seed_demo_mailbox(queue: Queue) -> Mailbox:
+    """The demo mailbox, its mail routed to ``queue``; a mailbox that exists is left as it is.
+
+    No IMAP host (its mail comes from the sandbox and the pipe command) and no SMTP host (replies go out
+    through Django's ``EMAIL_BACKEND``, the console in development).
+    """
+    account, _ = SocialAccount.objects.get_or_create(
+        platform=SocialPlatform.EMAIL,
+        external_id=DEMO_ADDRESS,
+        defaults={"name": DEMO_MAILBOX, "handle": DEMO_ADDRESS},
+    )
+    mailbox, created = Mailbox.objects.get_or_create(
+        account=account,
+        defaults={"address": DEMO_ADDRESS, "from_name": "Northwind Help", "signature": DEMO_SIGNATURE},
+    )
+    if created:
+        do_set_mailbox_queue(account, mailbox.address, queue)
+    return mailbox

@@ -116,7 +116,7 @@ CAST_SIZE = 20_000
 CITIES = ["Leeds", "Bristol", "Madrid", "Lyon", "Berlin", "Manchester", "Sevilla", "Hamburg"]
 
 
-def _person(index: int) -> tuple[str, str]:
+def person(index: int) -> tuple[str, str]:
     """(name, handle) of cast member ``index``; the first few are the named regulars."""
     if index < len(PEOPLE):
         return PEOPLE[index]
@@ -141,7 +141,7 @@ class SandboxSource:
     def _author(self) -> Author:
         """Mostly regulars, often someone new: a cast of thousands with a few loud returning voices."""
         index = self.rng.randrange(len(PEOPLE)) if self.rng.random() < 0.6 else self.rng.randrange(CAST_SIZE)
-        name, handle = _person(index)
+        name, handle = person(index)
         followers = FOLLOWERS[index % len(FOLLOWERS)]  # a person's audience is stable from post to post
         return Author(
             platform=Platform.SANDBOX,

@@ -18,17 +18,18 @@ from routing.models import Queue
 def test_seed_demo_creates_users_configuration_and_posts_once(settings: Any) -> None:
     settings.DATABASE_URL = None
     out = StringIO()
-    call_command("seed_demo", posts=5, stdout=out)
+    call_command("seed_demo", posts=5, emails=3, stdout=out)
     assert "supervisor  switchboard-supervisor" in out.getvalue()
     users = get_user_model().objects.count()
     assert users == 6 and Queue.objects.get(is_default=True).name == "General"
-    assert Message.objects.count() == 5 and Conversation.objects.exists()
+    assert Message.objects.filter(platform="sandbox").count() == 5 and Conversation.objects.exists()
+    assert Message.objects.filter(platform="email").count() == 3
     conversations = Conversation.objects.count()
     form = QaForm.objects.get(active=True)
     assert form.criteria.count() == 4 and form.criteria.filter(critical=True).count() == 1
     form.full_clean()  # what the admin would accept
 
-    call_command("seed_demo", posts=5, stdout=StringIO())
+    call_command("seed_demo", posts=5, emails=3, stdout=StringIO())
     assert get_user_model().objects.count() == users and Conversation.objects.count() == conversations
     assert QaCriterion.objects.count() == 4
 

@@ -1,4 +1,5 @@
-"""Seed the demo: people, teams, skills, queues, SLA policies, answers and a first batch of posts.
+"""Seed the demo: people, teams, skills, queues, SLA policies, answers, the demo mailbox, and a first batch of
+posts and emails.
 
 Safe to run again: whatever exists is left as it is.
 """
@@ -17,10 +18,12 @@ from agents.actions import do_create_user, do_set_agent_skill, do_set_presence
 from agents.models import AgentProfile, Team
 from core.models import Conversation
 from core.roles import ADMIN, AGENT, SUPERVISOR
-from monitoring.demo import seed_triage_rules
+from monitoring.demo import DEMO_ADDRESS, DEMO_MAILBOX, seed_demo_mailbox, seed_triage_rules
 from monitoring.models import SocialAccount
 from monitoring.pipeline import ingest
+from monitoring.platforms.sandbox import deliver_sandbox_mail
 from monitoring.sandbox import SandboxSource
+from monitoring.sandbox_email import SandboxMail
 from quality.models import CriterionKind, QaCriterion, QaForm
 from responses.models import KnowledgeArticle, ResponseTemplate
 from routing.models import ChannelWeight, OverflowKind, OverflowStep, Queue, QueueSkill, RoutingRule, Skill, SLAPolicy
@@ -77,10 +80,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--posts", type=int, default=20, help="Sandbox posts to capture if there are none yet.")
         parser.add_argument(
+            "--emails", type=int, default=6, help="Sandbox emails to deliver to the demo mailbox if there are none yet."
+        )
+        parser.add_argument(
             "--force", action="store_true", help="Seed even on PostgreSQL (demo passwords are public!)."
         )
 
-    def handle(self, *args: Any, posts: int, force: bool, **options: Any) -> None:
+    def handle(self, *args: Any, posts: int, emails: int, force: bool, **options: Any) -> None:
         if settings.DATABASE_URL and not force:
             raise CommandError(
                 "Refusing to seed demo users with public passwords into DATABASE_URL; pass --force to do it anyway."
@@ -89,10 +95,16 @@ class Command(BaseCommand):
             created = self._seed_configuration()
         self.stdout.write(f"Demo configuration ready ({created} new users).")
         sandbox = SocialAccount.objects.get(platform="sandbox")
-        if posts and not Conversation.objects.exists():
-            source = SandboxSource(settings.SANDBOX_SEED or None)
-            stats = ingest(source.posts(posts, now=timezone.now(), account_id=sandbox.pk))
-            self.stdout.write(f"Captured {stats.stored} sandbox posts into {stats.new_conversations} conversations.")
+        if not Conversation.objects.exists():
+            seed = settings.SANDBOX_SEED or None
+            if posts:
+                stats = ingest(SandboxSource(seed).posts(posts, now=timezone.now(), account_id=sandbox.pk))
+                self.stdout.write(f"Captured {stats.stored} sandbox posts, {stats.new_conversations} conversations.")
+            if emails:
+                writer = SandboxMail(seed)
+                stored = deliver_sandbox_mail(emails, now=timezone.now(), window_seconds=3600, writer=writer)
+                self.stdout.write(f"Delivered {stored} sandbox emails to the demo mailbox.")
+        self.stdout.write(f"Demo mailbox {DEMO_MAILBOX!r} <{DEMO_ADDRESS}>: receive_email {DEMO_MAILBOX} < message.eml")
         self.stdout.write("Log in at http://127.0.0.1:8000 as:")
         for username, password, role, *_ in DEMO_USERS:
             self.stdout.write(f"  {role:<10} {username:<11} {password}")
@@ -113,12 +125,20 @@ class Command(BaseCommand):
         billing, new_billing = Queue.objects.get_or_create(
             name="Billing", defaults={"priority": 5, "sla_policy": standard}
         )
+        email_sla, _ = SLAPolicy.objects.get_or_create(
+            name="Email", defaults={"first_response_seconds": 4 * 3600, "next_response_seconds": 8 * 3600}
+        )
+        letters, _ = Queue.objects.get_or_create(
+            name="Email",
+            defaults={"sla_policy": email_sla, "description": "Mail to the demo mailbox that no other rule takes."},
+        )
         for name, shortcut, body in TEMPLATES:
             ResponseTemplate.objects.get_or_create(shortcut=shortcut, defaults={"name": name, "body": body})
         KnowledgeArticle.objects.get_or_create(
             title="Reading the outage map",
             defaults={"body": "The outage map updates every 5 minutes; a fixed area can take 30 minutes to come back."},
         )
+        seed_demo_mailbox(letters)
         SocialAccount.objects.get_or_create(
             platform="sandbox",
             external_id="0",
@@ -171,7 +191,7 @@ class Command(BaseCommand):
                     guidance=guidance,
                 )
             QaForm.objects.filter(pk=form.pk).update(active=True)  # active once it has its criteria
-        for channel in ("sandbox_private", "x_dm", "facebook_messenger"):
+        for channel in ("sandbox_private", "x_dm", "facebook_messenger", "email"):
             ChannelWeight.objects.get_or_create(channel=channel, defaults={"weight": 2})
         User = get_user_model()
         created = 0
