@@ -86,12 +86,6 @@ class MailboxForm(forms.ModelForm):
             raise forms.ValidationError("Another mailbox has this address.")
         return address
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if not cleaned.get("smtp_host"):
-            self.add_error("smtp_host", "Replies are sent through this server: give its host name.")
-        return cleaned
-
     @transaction.atomic
     def save(self, commit: bool = True) -> Mailbox:
         mailbox: Mailbox = super().save(commit=False)

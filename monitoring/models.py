@@ -108,7 +108,9 @@ class Mailbox(models.Model):
         help_text="Where a copy of each reply is filed (e.g. Sent), and looked for before a retry, so a reply whose "
         "outcome is unknown is never sent twice. Empty: no copy is kept.",
     )
-    smtp_host = models.CharField(max_length=253, blank=True)
+    smtp_host = models.CharField(
+        max_length=253, blank=True, help_text="Empty: replies go through the site's mail settings (EMAIL_BACKEND)."
+    )
     smtp_port = models.PositiveIntegerField(default=587, validators=[MinValueValidator(1), MaxValueValidator(65535)])
     smtp_security = models.CharField(max_length=8, choices=Security.choices, default=Security.STARTTLS)
     smtp_user = models.CharField(max_length=200, blank=True)
