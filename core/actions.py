@@ -23,10 +23,10 @@ from django.utils import timezone
 
 from core import hooks, realtime
 from core.bulk import insert_dicts, update_rows
+from core.email_options import EmailReplyOptions
 from core.errors import Conflict, Invalid, PermissionDenied
 from core.handling import close_all_work
 from core.ledger import record_event
-from core.email_options import EmailReplyOptions
 from core.models import (
     OPEN_STATES,
     SLA_WATCHED_STATES,

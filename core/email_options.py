@@ -55,11 +55,11 @@ class EmailReplyOptions:
 
 
 def max_attachment_bytes() -> int:
-    return int(getattr(settings, "EMAIL_REPLY_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
+    return int(settings.EMAIL_REPLY_ATTACHMENT_MAX_BYTES)
 
 
 def max_attachment_files() -> int:
-    return int(getattr(settings, "EMAIL_REPLY_ATTACHMENT_MAX_FILES", 10))
+    return int(settings.EMAIL_REPLY_ATTACHMENT_MAX_FILES)
 
 
 def _has_control_character(value: str) -> bool:

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any, cast
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from agents.models import AgentProfile
@@ -18,7 +18,7 @@ from core.actions import check_reply_text, do_hold_reply, do_record_reply, do_re
 from core.configuration import bound_form, check_delete, check_save_form
 from core.email_options import EmailReplyOptions, check_email_reply_options
 from core.errors import Conflict, Invalid, NotFound, PermissionDenied
-from core.models import Conversation, Delivery, Direction, Disposition, EventKind, Message
+from core.models import Attachment, Conversation, Delivery, Direction, Disposition, EventKind, Message
 from core.models import ConversationState as S
 from core.queries import check_can_work, customer_email_address
 from core.roles import is_supervisor
@@ -189,6 +189,7 @@ def held_replies() -> list[Message]:
     return list(
         Message.objects.filter(delivery=Delivery.PENDING_APPROVAL)
         .select_related("conversation__contact", "author_agent")
+        .prefetch_related(Prefetch("files", queryset=Attachment.objects.defer("data")))
         .order_by("sent_at")
     )
 
