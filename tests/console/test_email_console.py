@@ -17,7 +17,7 @@ import pytest
 from core.bounces import do_record_bounce
 from core.models import Attachment, Conversation, Delivery, Direction, Message
 from responses.actions import do_send_reply
-from tests.email_threads import CUSTOMER, client_for, email_conversation, letter, mailbox  # noqa: F401
+from tests.email_threads import CUSTOMER, client_for, letter
 from tests.emails import deliver
 
 pytestmark = pytest.mark.django_db
@@ -90,9 +90,7 @@ def test_quoted_history_and_signature_are_folded_and_the_stored_text_is_whole(
     assert "We are looking into it." in inbound.text, "only the display is folded"
 
 
-def test_files_are_download_links_never_shown_inline(
-    email_conversation: Any, agent: Any, settings: Any
-) -> None:
+def test_files_are_download_links_never_shown_inline(email_conversation: Any, agent: Any, settings: Any) -> None:
     settings.EMAIL_ATTACHMENT_MAX_BYTES = 2048
     conversation = email_conversation(
         files=[
@@ -161,7 +159,9 @@ def test_our_reply_shows_its_subject_to_and_cc(email_conversation: Any, agent: A
 
 
 def test_header_values_are_shown_as_text(email_conversation: Any, agent: Any) -> None:
-    conversation = email_conversation(subject="<img src=x onerror=alert(1)> refund", sender='"<b>Dana</b>" <dana@x.org>')
+    conversation = email_conversation(
+        subject="<img src=x onerror=alert(1)> refund", sender='"<b>Dana</b>" <dana@x.org>'
+    )
 
     content = page(agent, conversation)
 
