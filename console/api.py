@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db.models import Prefetch, QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -333,6 +334,11 @@ class ConversationMessagesView(generics.ListAPIView[Message]):
         return super().get(request, *args, **kwargs)
 
 
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadField(serializers.FileField):
+    """A file part of a multipart request (a request's binary, not the URL a stored file would be shown as)."""
+
+
 class ReplyCreateView(APIView):
     permission_classes = [IsAgent]
 
@@ -367,7 +373,7 @@ class ReplyCreateView(APIView):
     @extend_schema_serializer(component_name="ReplyWithFilesRequest")
     class MultipartInputSerializer(InputSerializer):
         attachments = serializers.ListField(
-            child=serializers.FileField(allow_empty_file=True, use_url=False),
+            child=UploadField(allow_empty_file=True),
             required=False,
             help_text="Email only: files to attach, one part each (at most EMAIL_REPLY_ATTACHMENT_MAX_FILES files, "
             "EMAIL_REPLY_ATTACHMENT_MAX_BYTES together; 10 and 10 MB by default).",

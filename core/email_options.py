@@ -144,13 +144,15 @@ def check_attachment_limits(sizes: Sequence[int]) -> None:
         raise Invalid(message, fields={"attachments": [message]})
     total = sum(sizes)
     if total > most_bytes:
-        message = (
-            f"The files come to {_megabytes(total)}; at most {_megabytes(most_bytes)} may be attached to one reply."
-        )
+        message = f"The files come to {_size(total)}; at most {_size(most_bytes)} may be attached to one reply."
         raise Invalid(message, fields={"attachments": [message]})
 
 
-def _megabytes(size: int) -> str:
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
 
 
