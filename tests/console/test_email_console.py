@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,6 +143,25 @@ def test_a_bounced_reply_tells_the_agent_why(email_conversation: Any, agent: Any
     shown = text_of(article(page(agent, conversation), reply))
 
     assert "Not delivered: Returned undelivered (5.1.1): User unknown" in shown
+
+
+def test_a_delivery_report_through_the_pipe_fails_the_reply_and_is_shown_as_a_bounce(
+    email_conversation: Any, agent: Any
+) -> None:
+    conversation = email_conversation()
+    reply = do_send_reply(conversation, agent, "Your parcel is on its way.")
+    # The report returns our Message-ID <reply-46@switchboard.example>: as the outbox leaves a sent reply.
+    Message.objects.filter(pk=reply.pk).update(delivery=Delivery.SENT, external_id="reply-46@switchboard.example")
+
+    deliver((Path(__file__).parent.parent / "fixtures" / "email" / "bounce_dsn.eml").read_bytes())
+
+    report = conversation.messages.get(direction=Direction.INBOUND, author_identity__handle__startswith="MAILER")
+    content = page(agent, conversation)
+    assert "Not delivered: Returned undelivered (5.1.1)" in text_of(article(content, reply))
+    shown = text_of(article(content, report))
+    assert "delivery report (bounce)" in shown and "5.1.1 for old.customer@example.net" in shown
+    to = re.search(r"<input [^>]*data-email-to-field[^>]*>", content)
+    assert to is not None and f'value="{CUSTOMER}"' in to.group(0), "a mailer-daemon is not the customer"
 
 
 def test_our_reply_shows_its_subject_to_and_cc(email_conversation: Any, agent: Any) -> None:
