@@ -144,7 +144,10 @@ def check_attachment_limits(sizes: Sequence[int]) -> None:
         raise Invalid(message, fields={"attachments": [message]})
     total = sum(sizes)
     if total > most_bytes:
-        message = f"The files come to {_size(total)}; at most {_size(most_bytes)} may be attached to one reply."
+        shown, most = _size(total), _size(most_bytes)
+        if shown == most:  # just over: rounded, both would read the same
+            shown, most = f"{total:,} bytes", f"{most_bytes:,} bytes"
+        message = f"The files come to {shown}; at most {most} may be attached to one reply."
         raise Invalid(message, fields={"attachments": [message]})
 
 
