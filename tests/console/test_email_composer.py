@@ -278,3 +278,29 @@ def test_a_reply_on_x_is_unchanged(agent: Any, make_post: Any, queue: Queue) -> 
 
     assert send(agent, conversation, text="Sorry!").status_code == 302
     assert replies(conversation)[0].raw == {}
+
+
+# --- Where signatures are set -------------------------------------------------------------------------
+
+
+def test_an_admin_sets_a_queues_signature_through_the_api_and_the_composer_uses_it(
+    email_conversation: Any, agent: Any, admin_user: Any, queue: Queue
+) -> None:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    response = client.patch(f"/api/v1/queues/{queue.pk}/", {"email_signature": "The benefits helpline"}, format="json")
+
+    assert response.status_code == 200 and response.json()["email_signature"] == "The benefits helpline"
+    assert textarea(page(agent, email_conversation())) == "\n\n-- \nThe benefits helpline"
+
+
+def test_the_admin_edits_an_agents_and_a_queues_signature(admin_user: Any, agent: Any, queue: Queue) -> None:
+    client = client_for(admin_user)
+
+    agent_page = client.get(f"/admin/agents/agentprofile/{agent.agent_profile.pk}/change/").content.decode()
+    queue_page = client.get(f"/admin/routing/queue/{queue.pk}/change/").content.decode()
+
+    assert 'name="email_signature"' in agent_page
+    assert 'name="email_signature"' in queue_page
