@@ -138,6 +138,9 @@
 
   // --- Email attachments: over the limits, say so before the upload (the server refuses them too) --
   var files = document.querySelector("[data-attachments]");
+  function size(n) {  // as the server words it (core/email_options.py)
+    return n < 1024 ? n + " bytes" : n < 1048576 ? (n / 1024).toFixed(1) + " KB" : (n / 1048576).toFixed(1) + " MB";
+  }
   if (composer && files) {
     // On the window, capturing: before the page's own submit listener takes the submit as leaving for good.
     window.addEventListener("submit", function (event) {
@@ -147,7 +150,7 @@
       var total = 0;
       Array.prototype.forEach.call(files.files, function (f) { total += f.size; });
       var problem = files.files.length > most ? "At most " + most + " files may be attached to one reply."
-        : total > bytes ? "The files come to " + (total / 1048576).toFixed(1) + " MB; at most " + (bytes / 1048576).toFixed(1) + " MB may be attached to one reply."
+        : total > bytes ? "The files come to " + size(total) + "; at most " + size(bytes) + " may be attached to one reply."
         : "";
       if (problem) { event.preventDefault(); event.stopPropagation(); problems.textContent = problem; }
     }, true);
