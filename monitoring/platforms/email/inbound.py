@@ -86,7 +86,9 @@ def thread_posts(items: Sequence[tuple[ParsedEmail, InboundPost]]) -> list[Inbou
     Messages of the same batch thread on each other as if they had come one by one.
     """
     named = {ref for parsed, _ in items for ref in _references(parsed)} | {
-        bounced for parsed, _ in items if (bounced := _bounced(parsed))
+        message_key(parsed.bounce.original_message_id)
+        for parsed, _ in items
+        if parsed.bounce is not None and parsed.bounce.original_message_id
     }
     held = {
         row["external_id"]: (row["conversation__thread_key"], row["conversation__contact_id"])
@@ -113,7 +115,8 @@ def thread_posts(items: Sequence[tuple[ParsedEmail, InboundPost]]) -> list[Inbou
         sender = parsed.from_address
         contact = contact_of.get(sender)
         key = None
-        if (bounced := _bounced(parsed)) in held:
+        bounced = message_key(parsed.bounce.original_message_id) if parsed.bounce is not None else ""
+        if bounced in held:
             key = held[bounced][0]
         for ref in _references(parsed) if key is None else ():
             if ref in in_batch and in_batch[ref][1] == sender:
@@ -130,13 +133,6 @@ def thread_posts(items: Sequence[tuple[ParsedEmail, InboundPost]]) -> list[Inbou
         in_batch[post.external_id] = (key, sender)
         threaded.append(replace(post, thread_key=key))
     return threaded
-
-
-def _bounced(parsed: ParsedEmail) -> str:
-    """The stored id of our mail a delivery report returns ("" for any other mail, or a report naming none)."""
-    if parsed.bounce is None or not parsed.bounce.original_message_id:
-        return ""
-    return message_key(parsed.bounce.original_message_id)
 
 
 def _references(parsed: ParsedEmail) -> list[str]:
