@@ -99,26 +99,29 @@ AUTOMATIC_EMAIL = ("auto_reply", "bounce")
 
 
 def customer_email_address(conversation: Conversation) -> str:
-    """The address our email replies go to: who wrote the customer's latest mail (an automatic one is no customer).
+    """The address our email replies go to: the Reply-To, else the From, of the customer's latest mail a person
+    wrote (an out-of-office or a bounce answers nobody), as the sending side addresses them.
 
-    Falls back to any email address of the contact; "" when there is none.
+    Falls back to the contact's email address; "" when there is none.
     """
     rows = (
-        conversation.messages.filter(direction=Direction.INBOUND, author_identity__platform=Platform.EMAIL)
+        conversation.messages.filter(direction=Direction.INBOUND)
         .order_by("-sent_at", "-id")
-        .values_list("author_identity__external_id", "raw__email__auto")[:20]
+        .values_list("raw__email__reply_to", "raw__email__from", "author_identity__external_id", "raw__email__auto")[
+            :20
+        ]
     )
-    found = [(address, auto) for address, auto in rows if address]
-    for address, auto in found:
-        if auto not in AUTOMATIC_EMAIL:
-            return str(address)
+    for reply_to, sender, author, auto in rows:
+        address = next((a for a in (reply_to, sender, author) if isinstance(a, str) and a), "")
+        if address and auto not in AUTOMATIC_EMAIL:
+            return address
     identity = (
         Identity.objects.filter(contact_id=conversation.contact_id, platform=Platform.EMAIL)
         .order_by("pk")
         .values_list("external_id", flat=True)
         .first()
     )
-    return str(identity or (found[0][0] if found else ""))
+    return str(identity or "")
 
 
 def access_attachment(user: Any, conversation_id: int, attachment_id: int) -> Attachment:

@@ -82,6 +82,16 @@ def test_to_is_the_customer_and_cannot_be_edited(email_conversation: Any, agent:
     assert "name=" not in to.group(0), "To is not sent: it is always the customer"
 
 
+def test_to_is_the_reply_to_address_when_the_customers_mail_names_one(email_conversation: Any, agent: Any) -> None:
+    conversation = email_conversation(headers={"Reply-To": "Dana at home <dana.home@example.net>"})
+
+    content = page(agent, conversation)
+    send(agent, conversation, text="Done.", subject="", cc="dana.home@example.net, ben@example.org")
+
+    assert 'value="dana.home@example.net" readonly' in content
+    assert replies(conversation)[0].raw["email"]["cc"] == ["ben@example.org"], "the To is not copied"
+
+
 def test_email_has_no_character_counter_and_x_keeps_its_own(
     email_conversation: Any, agent: Any, make_post: Any, queue: Queue
 ) -> None:
