@@ -155,7 +155,9 @@ def test_a_delivery_report_through_the_pipe_fails_the_reply_and_is_shown_as_a_bo
 
     deliver((Path(__file__).parent.parent / "fixtures" / "email" / "bounce_dsn.eml").read_bytes())
 
-    report = conversation.messages.get(direction=Direction.INBOUND, author_identity__handle__istartswith="mailer-daemon@")
+    report = conversation.messages.get(
+        direction=Direction.INBOUND, author_identity__handle__istartswith="mailer-daemon@"
+    )
     content = page(agent, conversation)
     assert "Not delivered: Returned undelivered (5.1.1)" in text_of(article(content, reply))
     shown = text_of(article(content, report))
