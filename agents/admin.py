@@ -12,7 +12,7 @@ from core.admin import ReadOnlyAdmin
 class AgentProfileInline(admin.StackedInline):
     model = AgentProfile
     can_delete = False
-    fields = ["team", "capacity", "is_trainee", "presence", "presence_reason", "presence_since"]
+    fields = ["team", "capacity", "is_trainee", "email_signature", "presence", "presence_reason", "presence_since"]
     readonly_fields = ["presence", "presence_reason", "presence_since"]
     show_change_link = True
 
@@ -57,6 +57,7 @@ class AgentProfileAdmin(admin.ModelAdmin):
         "team",
         "capacity",
         "is_trainee",
+        "email_signature",
         "presence",
         "presence_reason",
         "presence_since",

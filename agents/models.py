@@ -46,6 +46,12 @@ class AgentProfile(models.Model):
     last_assigned_at = models.DateTimeField(
         null=True, blank=True, help_text="When the router last gave them work (longest idle goes first)."
     )
+    email_signature = models.TextField(
+        blank=True,
+        max_length=2000,
+        help_text="Put at the end of the agent's email replies in the composer; empty: the queue's, else the "
+        "mailbox's.",
+    )
 
     class Meta:
         constraints = [

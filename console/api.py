@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -27,8 +28,10 @@ from core.actions import (
     check_resolve_conversation,
     do_merge_contacts,
 )
+from core.email_options import EmailReplyOptions, ReplyFile, check_attachment_limits
 from core.errors import NotFound
 from core.models import (
+    Attachment,
     Channel,
     Contact,
     ContactMerge,
@@ -38,6 +41,7 @@ from core.models import (
     Disposition,
     Event,
     Message,
+    Platform,
     Sentiment,
 )
 from core.queries import (
@@ -117,16 +121,91 @@ class MessageAuthorSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="The agent's username, or the customer's handle (or display name).")
 
 
+class MessageFileSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    filename = serializers.CharField()
+    content_type = serializers.CharField(help_text="As the sender said; downloads are sent as passive types only.")
+    size = serializers.IntegerField(help_text="Bytes.")
+    inline = serializers.BooleanField(help_text="An image the mail showed inline (cid:); listed as a file here.")
+    dropped_reason = serializers.CharField(help_text="Why the file was not stored (too large...); empty: stored.")
+
+
+class MessageEmailSerializer(serializers.Serializer):
+    """What an email said about itself (inbound), or the subject and CC a reply of ours was written with."""
+
+    subject = serializers.CharField(
+        allow_blank=True, help_text="Our reply's, if the agent set one (else it goes as Re: the customer's)."
+    )
+    from_address = serializers.CharField(allow_blank=True, help_text="Inbound only.")
+    from_name = serializers.CharField(allow_blank=True, help_text="Inbound only.")
+    to = serializers.ListField(child=serializers.CharField(), help_text="Inbound: as stored (the first 100).")
+    cc = serializers.ListField(child=serializers.CharField())
+    recipient_count = serializers.IntegerField(help_text="Inbound: all To and CC recipients, stored or not.")
+    auto = serializers.CharField(allow_blank=True, help_text="auto_reply, bounce, bulk; empty: a person wrote it.")
+
+
+def _email_summary(message: Message) -> dict[str, Any] | None:
+    if message.platform != Platform.EMAIL:
+        return None
+    raw = message.raw.get("email") if isinstance(message.raw, dict) else None
+    email: dict[str, Any] = raw if isinstance(raw, dict) else {}
+
+    def text(key: str) -> str:
+        value = email.get(key)
+        return value if isinstance(value, str) else ""
+
+    def addresses(key: str) -> list[str]:
+        value = email.get(key)
+        return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+    count = email.get("recipient_count")
+    return {
+        "subject": text("subject"),
+        "from_address": text("from"),
+        "from_name": text("from_name"),
+        "to": addresses("to"),
+        "cc": addresses("cc"),
+        "recipient_count": count if isinstance(count, int) and not isinstance(count, bool) else 0,
+        "auto": text("auto"),
+    }
+
+
 class MessageSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
     delivery = serializers.ChoiceField(
         choices=Delivery.choices, allow_blank=True, help_text="Empty for the customer's messages: not ours to post."
     )
+    delivery_error = serializers.CharField(
+        help_text="Why our reply failed (a bounce says why), or was rejected; empty otherwise."
+    )
+    email = serializers.SerializerMethodField(help_text="Email messages only; null on the other channels.")
+    files = serializers.SerializerMethodField(
+        help_text="Attachments (email). Download them in the console: /conversations/{id}/attachments/{file id}/."
+    )
 
     class Meta:
         model = Message
-        fields = ["id", "direction", "text", "sent_at", "author", "delivery", "external_id"]
+        fields = [
+            "id",
+            "direction",
+            "text",
+            "sent_at",
+            "author",
+            "delivery",
+            "delivery_error",
+            "external_id",
+            "email",
+            "files",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(MessageEmailSerializer(allow_null=True))
+    def get_email(self, message: Message) -> dict[str, Any] | None:
+        return _email_summary(message)
+
+    @extend_schema_field(MessageFileSerializer(many=True))
+    def get_files(self, message: Message) -> Any:
+        return MessageFileSerializer(message.files.all(), many=True).data
 
     @extend_schema_field(MessageAuthorSerializer(allow_null=True))
     def get_author(self, message: Message) -> dict[str, Any] | None:
@@ -241,7 +320,8 @@ class ConversationMessagesView(generics.ListAPIView[Message]):
 
     def get_queryset(self) -> QuerySet[Message]:
         conversation = access_conversation(self.request.user, self.kwargs["conversation_id"])
-        return conversation.messages.select_related("author_identity", "author_agent")
+        files = Prefetch("files", queryset=Attachment.objects.defer("data"))
+        return conversation.messages.select_related("author_identity", "author_agent").prefetch_related(files)
 
     @extend_schema(
         operation_id="conversations_messages_list",
@@ -252,6 +332,11 @@ class ConversationMessagesView(generics.ListAPIView[Message]):
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
+
+
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadField(serializers.FileField):
+    """A file part of a multipart request (a request's binary, not the URL a stored file would be shown as)."""
 
 
 class ReplyCreateView(APIView):
@@ -270,6 +355,29 @@ class ReplyCreateView(APIView):
             default="",
             help_text="Resolve the conversation with this disposition once the reply is queued.",
         )
+        # Email only. Not trimmed here: a line break anywhere is refused by the reply's own check.
+        subject = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            trim_whitespace=False,
+            help_text="Email only: at most 200 characters, no line breaks or other control characters. Omitted or "
+            "blank: Re: and the customer's last subject. The conversation token ([#123]) is added when sent.",
+        )
+        cc = serializers.ListField(
+            child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+            required=False,
+            help_text="Email only: addresses to copy (Name <address> is accepted; the address is kept), at most 50 "
+            "once duplicates and the customer's own address are removed.",
+        )
+
+    @extend_schema_serializer(component_name="ReplyWithFilesRequest")
+    class MultipartInputSerializer(InputSerializer):
+        attachments = serializers.ListField(
+            child=UploadField(allow_empty_file=True),
+            required=False,
+            help_text="Email only: files to attach, one part each (at most EMAIL_REPLY_ATTACHMENT_MAX_FILES files, "
+            "EMAIL_REPLY_ATTACHMENT_MAX_BYTES together; 10 and 10 MB by default).",
+        )
 
     @extend_schema(
         operation_id="conversations_replies_create",
@@ -278,17 +386,39 @@ class ReplyCreateView(APIView):
         description=(
             "Puts the reply in the outbox (`delivery: queued`), or holds it for a supervisor "
             "(`delivery: pending_approval`). Only the conversation's agent or a supervisor, while it is assigned "
-            "or waiting. A reply the platform would refuse is a 400 with `fields.text`."
+            "or waiting. A reply the platform would refuse is a 400 with `fields.text`.\n\n"
+            "On an email conversation the reply may carry a `subject` and `cc` (JSON or form), and files: send "
+            "those as `multipart/form-data`, one `attachments` part per file (and `cc` once per address). A subject "
+            "or address with a line break is refused (400, `fields.subject` / `fields.cc`), as are files over the "
+            "limits (`fields.attachments`): nothing is stored then. On other channels these fields are a 400."
         ),
-        request=InputSerializer,
+        request={"application/json": InputSerializer, "multipart/form-data": MultipartInputSerializer},
         responses={201: MessageSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, conversation_id: int) -> Response:
         conversation = access_conversation(request.user, conversation_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.MultipartInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        message = do_send_reply(conversation, _user(request), **data.validated_data)
+        fields = dict(data.validated_data)
+        email = _email_options(fields.pop("subject", None), fields.pop("cc", None), fields.pop("attachments", None))
+        message = do_send_reply(conversation, _user(request), **fields, email=email)
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+def _email_options(subject: str | None, cc: list[str] | None, files: list[Any] | None) -> EmailReplyOptions | None:
+    """The request's email fields as the reply's options; None when it has none (every other channel's reply)."""
+    if subject is None and cc is None and not files:
+        return None
+    files = files or []
+    check_attachment_limits([upload.size or 0 for upload in files])  # before reading them into memory
+    return EmailReplyOptions(
+        subject=subject,
+        cc=tuple(cc or ()),
+        attachments=tuple(
+            ReplyFile(filename=upload.name or "", content_type=upload.content_type or "", data=upload.read())
+            for upload in files
+        ),
+    )
 
 
 def _conversation_action(

@@ -17,17 +17,20 @@ from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
 from console import queries as console
+from console.downloads import attachment_response
+from console.email_display import EmailView
 from core.actions import (
     allowed_transitions,
     check_escalate_conversation,
     check_reopen_conversation,
     check_resolve_conversation,
 )
-from core.errors import ContactCenterError
+from core.email_options import EmailReplyOptions, ReplyFile, check_attachment_limits, split_addresses
+from core.errors import ContactCenterError, NotFound
 from core.handling import check_add_note, do_close_work, do_open_work, do_start_wrap_up
 from core.models import Conversation, Delivery, Disposition, Message
 from core.models import ConversationState as S
-from core.queries import access_conversation, conversation_timeline, may_reopen
+from core.queries import access_attachment, access_conversation, conversation_timeline, may_reopen
 from core.roles import agent_required, is_supervisor
 from responses.actions import check_can_reply, do_send_reply, last_customer_message_at
 from responses.platform_rules import check_reply
@@ -36,13 +39,14 @@ from responses.templating import VARIABLES
 from routing.actions import check_transfer_conversation
 
 
-def _with_context(conversation: Conversation) -> list[tuple[Message, Message | None]]:
+def _with_context(conversation: Conversation) -> list[tuple[Message, Message | None, EmailView | None]]:
     return console.thread_with_context(conversation)
 
 
 def _page(request: HttpRequest, conversation: Conversation, *, status: int = 200, **extra: Any) -> HttpResponse:
     with_context = _with_context(conversation)
-    thread = [m for m, _ in with_context]
+    thread = [m for m, _, _ in with_context]
+    email = console.email_composer(conversation, request.user)
     context = {
         "conversation": conversation,
         "thread": with_context,
@@ -63,7 +67,11 @@ def _page(request: HttpRequest, conversation: Conversation, *, status: int = 200
         ),
         "dispositions": Disposition.choices,
         "variables": VARIABLES.items(),
-        "limit": check_reply(conversation.channel, "x", last_customer_message_at=None, now=timezone.now()).limit,
+        # An email's limit is far beyond any reply: no counter for it.
+        "limit": None
+        if email is not None
+        else check_reply(conversation.channel, "x", last_customer_message_at=None, now=timezone.now()).limit,
+        "email": email,
         **extra,
     }
     return render(request, "console/conversation.html", context, status=status)
@@ -106,6 +114,9 @@ def _act(request: HttpRequest, conversation_id: int, action: Any, done: str) -> 
             draft=request.POST.get("text", ""),
             note_draft=request.POST.get("note", ""),
             reason_draft=request.POST.get("reason", ""),
+            subject_draft=request.POST.get("subject"),
+            cc_draft=request.POST.get("cc", ""),
+            files_dropped=bool(request.FILES),
         )
     messages.success(request, done)
     return redirect("conversation", conversation_id=conversation.pk)
@@ -123,11 +134,40 @@ def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
     resolve_with = request.POST.get("resolve_with", "")
 
     def send(conversation: Conversation) -> None:
-        message = do_send_reply(conversation, _user(request), text, private=private, resolve_with=resolve_with)
+        email = _email_options(request)
+        message = do_send_reply(
+            conversation, _user(request), text, private=private, resolve_with=resolve_with, email=email
+        )
         if message.delivery == Delivery.PENDING_APPROVAL:
             messages.info(request, "Your reply waits for a supervisor's approval before it is posted.")
 
     return _act(request, conversation_id, send, "Reply sent." if not resolve_with else "Replied and resolved.")
+
+
+def _email_options(request: HttpRequest) -> EmailReplyOptions | None:
+    """The email composer's subject, CC and files (None from the other channels' composer, which has none)."""
+    files = request.FILES.getlist("attachments")
+    if "subject" not in request.POST and "cc" not in request.POST and not files:
+        return None
+    check_attachment_limits([upload.size or 0 for upload in files])  # before reading them into memory
+    return EmailReplyOptions(
+        subject=request.POST.get("subject"),
+        cc=tuple(split_addresses(request.POST.get("cc", ""))),
+        attachments=tuple(
+            ReplyFile(filename=upload.name or "", content_type=upload.content_type or "", data=upload.read())
+            for upload in files
+        ),
+    )
+
+
+@agent_required
+@require_GET
+def attachment(request: HttpRequest, conversation_id: int, attachment_id: int) -> HttpResponse:
+    """A message's file, as a download, for whoever may see the conversation (404 for anyone else)."""
+    stored = access_attachment(request.user, conversation_id, attachment_id)
+    if stored.dropped_reason:
+        raise NotFound(f"This file was not stored: {stored.dropped_reason}")
+    return attachment_response(stored)
 
 
 @agent_required

@@ -27,6 +27,7 @@ the spooled temporary file Django's ``read_body`` would otherwise fill.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any, cast
@@ -79,17 +80,27 @@ class ThreadedHTTPHandler(ASGIHandler):
             body.close()
 
 
+_REPLY_ROUTES = re.compile(r"/conversations/[0-9]+/reply/|/api/v1/conversations/[0-9]+/replies/")
+"""The routes that take uploads (contactcenter.urls ``reply``, contactcenter.api.urls ``api-conversation-replies``)."""
+
+
 def body_limit(scope: dict[str, Any]) -> tuple[str, int]:
     """The kind of route a request is for and the most bytes its body may have (settings ``MAX_BODY_BYTES_*``).
 
     Webhooks carry the platforms' payloads; the API, JSON from integrations and the
     console's scripts; everything else is a form (pages, the admin, logging in).
-    No route takes file uploads.
+    The two reply routes (the composer's form, the API's replies) also carry an email
+    reply's files: they take twice ``EMAIL_REPLY_ATTACHMENT_MAX_BYTES`` more, so files
+    somewhat over that limit still reach the reply's own check, which refuses them
+    with the agent's text kept, rather than a bare 413.
     """
     path = scope["path"]
     root = scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root) :]
+    if _REPLY_ROUTES.fullmatch(path):
+        base = settings.MAX_BODY_BYTES_API if path.startswith("/api/") else settings.MAX_BODY_BYTES_FORMS
+        return "replies", base + 2 * settings.EMAIL_REPLY_ATTACHMENT_MAX_BYTES
     if path.startswith("/webhooks/"):
         return "webhooks", settings.MAX_BODY_BYTES_WEBHOOKS
     if path.startswith("/api/"):

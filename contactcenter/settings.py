@@ -278,8 +278,8 @@ is the connection's; else only a connection from one of these takes its client's
 from the header (the last entry the proxy appended, not what the client wrote before it)."""
 
 # Request bodies: the most bytes one may have, per kind of route, enforced by the ASGI
-# handler before the body is read (contactcenter/http.py, body_limit). No route takes
-# file uploads, so there is no limit for attachments.
+# handler before the body is read (contactcenter/http.py, body_limit). The reply routes
+# take an email reply's files: they allow twice EMAIL_REPLY_ATTACHMENT_MAX_BYTES more.
 MAX_BODY_BYTES_WEBHOOKS = env.integer("MAX_BODY_BYTES_WEBHOOKS", 1_048_576, minimum=1024)
 """/webhooks/...: the platforms' deliveries (Meta and X send batches well under 1 MiB)."""
 MAX_BODY_BYTES_API = env.integer("MAX_BODY_BYTES_API", 1_048_576, minimum=1024)
@@ -415,6 +415,10 @@ EMAIL_MAX_MESSAGE_BYTES = env.integer("EMAIL_MAX_MESSAGE_BYTES", 30 * 1024 * 102
 """A message larger than this is refused whole (the pipe exits 65; IMAP leaves it unread and says so)."""
 EMAIL_ATTACHMENT_MAX_BYTES = env.integer("EMAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 """An attachment larger than this is not stored: its message is, with a note of the file that was dropped."""
+EMAIL_REPLY_ATTACHMENT_MAX_BYTES = env.integer("EMAIL_REPLY_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+"""The most bytes an agent may attach to one email reply, all files together (the composer and the API)."""
+EMAIL_REPLY_ATTACHMENT_MAX_FILES = env.integer("EMAIL_REPLY_ATTACHMENT_MAX_FILES", 10, minimum=0, maximum=100)
+"""The most files an agent may attach to one email reply."""
 
 # RFC 3834 5: automatic messages of ours (survey invitations, acknowledgements) to one address in 24 hours.
 EMAIL_AUTO_REPLY_LIMIT_PER_DAY = env.integer("EMAIL_AUTO_REPLY_LIMIT_PER_DAY", 3, minimum=0)

@@ -37,6 +37,11 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/escalate/", conversation.escalate, name="escalate"),
     path("conversations/<int:conversation_id>/notes/", conversation.add_note, name="add-note"),
     path("conversations/<int:conversation_id>/templates/", conversation.template_search, name="template-search"),
+    path(
+        "conversations/<int:conversation_id>/attachments/<int:attachment_id>/",
+        conversation.attachment,
+        name="attachment",
+    ),
     path("knowledge/", conversation.knowledge_search, name="knowledge-search"),
     path("approvals/", response_views.approvals, name="approvals"),
     path("approvals/<int:message_id>/approve/", response_views.approve, name="approve"),

@@ -23,12 +23,14 @@ from django.utils import timezone
 
 from core import hooks, realtime
 from core.bulk import insert_dicts, update_rows
+from core.email_options import EmailReplyOptions
 from core.errors import Conflict, Invalid, PermissionDenied
 from core.handling import close_all_work
 from core.ledger import record_event
 from core.models import (
     OPEN_STATES,
     SLA_WATCHED_STATES,
+    Attachment,
     Channel,
     Contact,
     ContactMerge,
@@ -409,11 +411,22 @@ def do_transfer_to_queue(
 
 
 def _reply_message(
-    conversation: Conversation, agent: User, text: str, *, private: bool, delivery: str, at: datetime
+    conversation: Conversation,
+    agent: User,
+    text: str,
+    *,
+    private: bool,
+    delivery: str,
+    at: datetime,
+    email: EmailReplyOptions | None = None,
 ) -> Message:
-    """The agent's reply as a stored message: posted by the outbox (``queued``) or held for a supervisor."""
+    """The agent's reply as a stored message: posted by the outbox (``queued``) or held for a supervisor.
+
+    ``email`` (already checked: :func:`core.email_options.check_email_reply_options`) goes with it: the subject
+    and CC in ``raw["email"]``, the files as its attachments, in the caller's transaction.
+    """
     queued = delivery == Delivery.QUEUED
-    return Message.objects.create(
+    message = Message.objects.create(
         conversation=conversation,
         direction=Direction.OUTBOUND,
         platform=conversation.platform,
@@ -423,7 +436,21 @@ def _reply_message(
         sent_at=at,
         delivery=delivery,
         idempotency_key=uuid.uuid4() if queued else None,
+        raw={"email": email.raw()} if email is not None else {},
     )
+    if email is not None and email.attachments:
+        Attachment.objects.bulk_create(
+            Attachment(
+                message=message,
+                filename=item.filename,
+                content_type=item.content_type,
+                size=len(item.data),
+                data=item.data,
+                created_at=at,
+            )
+            for item in email.attachments
+        )
+    return message
 
 
 def check_reply_text(text: object) -> str:
@@ -438,12 +465,14 @@ def do_record_reply(
     at: datetime | None = None,
     private: bool = False,
     held: Message | None = None,
+    email: EmailReplyOptions | None = None,
 ) -> Message:
     """Store the agent's reply in the outbox and start waiting on the customer.
 
     The first reply also writes ``first_response`` with the customer's wait;
     every reply writes ``reply`` with the wait it ended. ``held`` is a reply
-    that waited for approval and is now released (its author is the agent).
+    that waited for approval and is now released (its author is the agent); it
+    keeps the subject, CC and files it was held with (``email`` is for new replies).
     Posting to the platform is the outbox's job (``delivery`` queued, with an
     idempotency key); until then ``external_id`` is empty.
     """
@@ -452,7 +481,9 @@ def do_record_reply(
     with transaction.atomic():
         waited = _seconds(conversation.waiting_since, now)
         if held is None:
-            message = _reply_message(conversation, agent, text, private=private, delivery=Delivery.QUEUED, at=now)
+            message = _reply_message(
+                conversation, agent, text, private=private, delivery=Delivery.QUEUED, at=now, email=email
+            )
         else:
             message = held
             Message.objects.filter(pk=held.pk).update(
@@ -492,17 +523,31 @@ def do_record_reply(
 
 
 def do_hold_reply(
-    conversation: Conversation, agent: User, text: str, *, private: bool, reason: str, resolve_with: str = ""
+    conversation: Conversation,
+    agent: User,
+    text: str,
+    *,
+    private: bool,
+    reason: str,
+    resolve_with: str = "",
+    email: EmailReplyOptions | None = None,
 ) -> Message:
     """Keep the agent's reply for a supervisor (``pending_approval``); the customer's clock keeps running.
 
     ``resolve_with`` is remembered in the ledger row, so approval resolves the
-    conversation as the agent asked.
+    conversation as the agent asked; ``email`` (subject, CC, files) is stored
+    with the reply, so approval sends it as the agent wrote it.
     """
     text = check_reply_text(text)
     with transaction.atomic():
         message = _reply_message(
-            conversation, agent, text, private=private, delivery=Delivery.PENDING_APPROVAL, at=timezone.now()
+            conversation,
+            agent,
+            text,
+            private=private,
+            delivery=Delivery.PENDING_APPROVAL,
+            at=timezone.now(),
+            email=email,
         )
         record_event(
             EventKind.REPLY_HELD,

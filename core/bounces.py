@@ -22,7 +22,8 @@ def do_record_bounce(platform: str, external_id: str, *, status: str, reason: st
         return None
     with transaction.atomic():
         message = (
-            Message.objects.select_for_update()
+            # Lock the reply only: PostgreSQL refuses FOR UPDATE on the nullable side of the conversation's join.
+            Message.objects.select_for_update(of=("self",))
             .select_related("conversation")
             .filter(platform=platform, external_id=external_id, direction=Direction.OUTBOUND, delivery=Delivery.SENT)
             .first()

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from core.errors import NotFound, PermissionDenied
-from core.models import OPEN_STATES, Contact, Conversation, ConversationState, Event, Identity, Message
+from core.models import (
+    OPEN_STATES,
+    Attachment,
+    Contact,
+    Conversation,
+    ConversationState,
+    Direction,
+    Event,
+    Identity,
+    Message,
+    Platform,
+)
 from core.roles import is_supervisor
 
 
@@ -74,7 +85,52 @@ def state_counts(user: Any) -> dict[str, int]:
 
 
 def conversation_thread(conversation: Conversation) -> list[Message]:
-    return list(conversation.messages.select_related("author_identity", "author_agent").order_by("sent_at", "id"))
+    """The messages in order, with their files' names and sizes (not their bytes: only a download reads those)."""
+    files = Prefetch("files", queryset=Attachment.objects.defer("data"))
+    return list(
+        conversation.messages.select_related("author_identity", "author_agent")
+        .prefetch_related(files)
+        .order_by("sent_at", "id")
+    )
+
+
+AUTOMATIC_EMAIL = ("auto_reply", "bounce")
+"""``raw["email"]["auto"]`` of mail no person wrote to us: an out-of-office, a bounce from a mailer-daemon."""
+
+
+def customer_email_address(conversation: Conversation) -> str:
+    """The address our email replies go to: the Reply-To, else the From, of the customer's latest mail a person
+    wrote (an out-of-office or a bounce answers nobody), as the sending side addresses them.
+
+    Falls back to the contact's email address; "" when there is none.
+    """
+    rows = (
+        conversation.messages.filter(direction=Direction.INBOUND)
+        .order_by("-sent_at", "-id")
+        .values_list("raw__email__reply_to", "raw__email__from", "author_identity__external_id", "raw__email__auto")[
+            :20
+        ]
+    )
+    for reply_to, sender, author, auto in rows:
+        address = next((a for a in (reply_to, sender, author) if isinstance(a, str) and a), "")
+        if address and auto not in AUTOMATIC_EMAIL:
+            return address
+    identity = (
+        Identity.objects.filter(contact_id=conversation.contact_id, platform=Platform.EMAIL)
+        .order_by("pk")
+        .values_list("external_id", flat=True)
+        .first()
+    )
+    return str(identity or "")
+
+
+def access_attachment(user: Any, conversation_id: int, attachment_id: int) -> Attachment:
+    """A file of a message in a conversation ``user`` may see; ``NotFound`` otherwise, as for the conversation."""
+    conversation = access_conversation(user, conversation_id)
+    attachment = Attachment.objects.filter(pk=attachment_id, message__conversation=conversation).first()
+    if attachment is None:
+        raise NotFound(f"Attachment {attachment_id} not found.")
+    return attachment
 
 
 def conversation_timeline(conversation: Conversation) -> list[Event]:

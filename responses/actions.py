@@ -9,17 +9,18 @@ from functools import partial
 from typing import Any, cast
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from agents.models import AgentProfile
 from core import realtime
 from core.actions import check_reply_text, do_hold_reply, do_record_reply, do_resolve_conversation
 from core.configuration import bound_form, check_delete, check_save_form
+from core.email_options import EmailReplyOptions, check_email_reply_options
 from core.errors import Conflict, Invalid, NotFound, PermissionDenied
-from core.models import Conversation, Delivery, Direction, Disposition, EventKind, Message
+from core.models import Attachment, Conversation, Delivery, Direction, Disposition, EventKind, Message
 from core.models import ConversationState as S
-from core.queries import check_can_work
+from core.queries import check_can_work, customer_email_address
 from core.roles import is_supervisor
 from core.text import REASON_MAX_LENGTH, check_text
 from responses.forms import KnowledgeArticleForm, ResponseTemplateForm
@@ -76,22 +77,32 @@ def do_send_reply(
     *,
     private: bool = False,
     resolve_with: str = "",
+    email: EmailReplyOptions | None = None,
 ) -> Message:
     """The composer's Send: check, then hold for approval or put in the outbox (and resolve, if asked).
 
     A reply that must be reviewed waits (``pending_approval``) and the
     conversation's clock keeps running until a supervisor releases it.
+    ``email`` (subject, CC, files) is for email conversations only; it is
+    stored with the reply, held or not, in the same transaction.
     """
     check_can_reply(agent, conversation)
     text = check_reply_text(text)
     check_platform_rules(conversation, text, private=private)
     if resolve_with and resolve_with not in Disposition.values:
         raise Invalid(f"Unknown disposition {resolve_with!r}.", fields={"disposition": ["Choose a disposition."]})
+    email = check_email_reply_options(
+        conversation.channel,
+        email,
+        customer_address=customer_email_address(conversation) if email is not None else "",
+    )
     reason = needs_review(conversation, agent)
     with transaction.atomic():
         if reason:
-            return do_hold_reply(conversation, agent, text, private=private, reason=reason, resolve_with=resolve_with)
-        message = do_record_reply(conversation, agent, text, private=private)
+            return do_hold_reply(
+                conversation, agent, text, private=private, reason=reason, resolve_with=resolve_with, email=email
+            )
+        message = do_record_reply(conversation, agent, text, private=private, email=email)
         _post_after_commit(message)
         if resolve_with:
             do_resolve_conversation(conversation, actor=agent, disposition=resolve_with)
@@ -178,6 +189,7 @@ def held_replies() -> list[Message]:
     return list(
         Message.objects.filter(delivery=Delivery.PENDING_APPROVAL)
         .select_related("conversation__contact", "author_agent")
+        .prefetch_related(Prefetch("files", queryset=Attachment.objects.defer("data")))
         .order_by("sent_at")
     )
 

@@ -116,6 +116,13 @@ class QueueInputSerializer(serializers.Serializer):
     breach_action = serializers.ChoiceField(choices=BreachAction.choices, required=False)
     breach_queue = IdField(required=False, allow_null=True, help_text="A queue's id, for 'move'.")
     requeue_on_agent_timeout = serializers.BooleanField(required=False)
+    email_signature = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Ends email replies to the queue's conversations when the agent has no signature of their own.",
+    )
     skills = QueueSkillInputSerializer(
         many=True,
         required=False,

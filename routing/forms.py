@@ -21,6 +21,7 @@ QUEUE_FIELDS = [
     "breach_action",
     "breach_queue",
     "requeue_on_agent_timeout",
+    "email_signature",
 ]
 
 

@@ -136,6 +136,12 @@ class Queue(models.Model):
         default=True,
         help_text="When an agent's browser goes silent, put their assigned items back in the queue.",
     )
+    email_signature = models.TextField(
+        blank=True,
+        max_length=2000,
+        help_text="Put at the end of email replies to this queue's conversations when the agent has no signature "
+        "of their own.",
+    )
 
     class Meta:
         ordering = ["-priority", "name"]

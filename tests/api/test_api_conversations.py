@@ -267,7 +267,10 @@ def test_detail_has_the_thread_and_the_timeline(converse: Callable[..., Conversa
         "sent_at": outbound["sent_at"],
         "author": {"kind": "agent", "id": agent.pk, "name": "ana"},
         "delivery": "queued",
+        "delivery_error": "",
         "external_id": None,  # until the outbox posts it
+        "email": None,  # not an email conversation
+        "files": [],
     }
     kinds = [row["kind"] for row in body["timeline"]]
     assert kinds[-4:] == ["queued", "assigned", "reply", "first_response"]

@@ -110,7 +110,10 @@ async def test_a_chunked_body_is_cut_off_as_soon_as_it_passes_the_limit() -> Non
         pytest.param("/webhooks/facebook/", 1 * MIB, id="webhooks"),
         pytest.param("/api/v1/conversations/", 1 * MIB, id="api"),
         pytest.param("/login/", 256 * KIB, id="forms-login"),
-        pytest.param("/conversations/1/reply/", 256 * KIB, id="forms-reply"),
+        pytest.param("/conversations/1/notes/", 256 * KIB, id="forms-note"),
+        # The reply routes take an email reply's files: twice their 10 MiB limit more.
+        pytest.param("/conversations/1/reply/", 256 * KIB + 20 * MIB, id="replies-composer"),
+        pytest.param("/api/v1/conversations/1/replies/", 1 * MIB + 20 * MIB, id="replies-api"),
         pytest.param("/admin/login/", 256 * KIB, id="forms-admin"),
     ],
 )
@@ -151,15 +154,25 @@ async def test_the_limits_come_from_settings(settings: Any) -> None:
     settings.MAX_BODY_BYTES_API = 3 * KIB
     settings.MAX_BODY_BYTES_FORMS = 5 * KIB
 
+    settings.EMAIL_REPLY_ATTACHMENT_MAX_BYTES = 7 * KIB
+
     answers = [
         (await call(path, Body(size + 1), declared=size + 1))[1]["message"]
-        for path, size in (("/webhooks/x/", 2 * KIB), ("/api/v1/", 3 * KIB), ("/inbox/", 5 * KIB))
+        for path, size in (
+            ("/webhooks/x/", 2 * KIB),
+            ("/api/v1/", 3 * KIB),
+            ("/inbox/", 5 * KIB),
+            ("/conversations/7/reply/", 5 * KIB + 14 * KIB),
+            ("/api/v1/conversations/7/replies/", 3 * KIB + 14 * KIB),
+        )
     ]
 
     assert answers == [
         "Request body over 2048 bytes (the limit for webhooks).",
         "Request body over 3072 bytes (the limit for api).",
         "Request body over 5120 bytes (the limit for forms).",
+        "Request body over 19456 bytes (the limit for replies).",
+        "Request body over 17408 bytes (the limit for replies).",
     ]
 
 

@@ -53,12 +53,25 @@
     fetch(composer.getAttribute("data-check"), {
       method: "POST", credentials: "same-origin", headers: {"X-CSRFToken": csrf()}, body: draft
     }).then(function (r) { return r.json(); }).then(function (data) {
-      if (!data.problems) { counter.textContent = ""; problems.textContent = data.message || ""; return; }
-      counter.textContent = data.limit ? data.length + " / " + data.limit : "";
+      if (!data.problems) { if (counter) { counter.textContent = ""; } problems.textContent = data.message || ""; return; }
+      // Email has no counter: its limit is far beyond any reply.
+      if (counter) { counter.textContent = data.limit ? data.length + " / " + data.limit : ""; }
       var blocking = reply.value.trim() ? data.problems : [];
       problems.textContent = blocking.join(" ");
     });
   }, 250);
+
+  // An email reply starts with the agent's signature below the text to come: a template or "/" replaces the
+  // text, never the signature.
+  function signature() {
+    var block = reply ? reply.getAttribute("data-signature") || "" : "";
+    return block && reply.value.slice(-block.length) === block ? block : "";
+  }
+  function body() { return reply.value.slice(0, reply.value.length - signature().length); }
+  function setBody(text) {
+    reply.value = text + signature();
+    reply.setSelectionRange(text.length, text.length);
+  }
 
   var latestSearch = 0;
   function showTemplates(query) {
@@ -67,7 +80,7 @@
       .then(function (r) { return r.json(); })
       .then(function (data) {
         // An answer to an older keystroke, or to a "/" the agent has since replaced, is dropped.
-        if (search !== latestSearch || reply.value.charAt(0) !== "/") { return; }
+        if (search !== latestSearch || body().charAt(0) !== "/") { return; }
         suggestions.textContent = "";
         data.templates.forEach(function (t, index) {
           var item = document.createElement("li");
@@ -88,7 +101,7 @@
 
   function useTemplate(item) {
     latestSearch++;  // results still on their way no longer apply
-    reply.value = item.getAttribute("data-template-text");
+    setBody(item.getAttribute("data-template-text"));
     suggestions.hidden = true;
     reply.focus();
     check();
@@ -96,7 +109,7 @@
 
   if (composer && reply) {
     reply.addEventListener("input", function () {
-      var value = reply.value;
+      var value = body();
       if (/^\/\S*$/.test(value)) { showTemplates(value); } else { suggestions.hidden = true; }
       check();
     });
@@ -121,6 +134,26 @@
       if (event.key === "Escape") { suggestions.hidden = true; }
     });
     if (reply.value) { check(); }
+  }
+
+  // --- Email attachments: over the limits, say so before the upload (the server refuses them too) --
+  var files = document.querySelector("[data-attachments]");
+  function size(n) {  // as the server words it (core/email_options.py)
+    return n < 1024 ? n + " bytes" : n < 1048576 ? (n / 1024).toFixed(1) + " KB" : (n / 1048576).toFixed(1) + " MB";
+  }
+  if (composer && files) {
+    // On the window, capturing: before the page's own submit listener takes the submit as leaving for good.
+    window.addEventListener("submit", function (event) {
+      if (event.target !== composer) { return; }
+      var most = Number(files.getAttribute("data-max-files"));
+      var bytes = Number(files.getAttribute("data-max-bytes"));
+      var total = 0;
+      Array.prototype.forEach.call(files.files, function (f) { total += f.size; });
+      var problem = files.files.length > most ? "At most " + most + " files may be attached to one reply."
+        : total > bytes ? "The files come to " + size(total) + "; at most " + size(bytes) + " may be attached to one reply."
+        : "";
+      if (problem) { event.preventDefault(); event.stopPropagation(); problems.textContent = problem; }
+    }, true);
   }
 
   // --- Knowledge search -------------------------------------------------------------
@@ -200,7 +233,7 @@
     else if (event.key === "Enter" && current >= 0 && rows()[current]) { window.location = rows()[current].getAttribute("data-href"); }
     else if (event.key === "g") { var next = document.querySelector("[data-get-next]"); if (next) { next.click(); } }
     else if (event.key === "r" && reply) { event.preventDefault(); reply.focus(); }
-    else if (event.key === "/" && reply) { event.preventDefault(); reply.focus(); reply.value = "/"; showTemplates("/"); }
+    else if (event.key === "/" && reply) { event.preventDefault(); reply.focus(); setBody("/"); showTemplates("/"); }
     else if (event.key === "e") { var esc = document.querySelector("[data-escalate-reason]"); if (esc) { event.preventDefault(); esc.focus(); } }
     else if (event.key === "i") { window.location = "/inbox/"; }
   });
