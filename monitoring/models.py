@@ -118,7 +118,8 @@ class Mailbox(models.Model):
         max_length=253, blank=True, help_text="The domain of our Message-IDs; empty: the address's domain."
     )
     signature = models.TextField(
-        blank=True, help_text="Added to every reply from this mailbox (an agent's own, if set, comes first)."
+        blank=True,
+        help_text="Prefilled below the reply in the composer when neither the agent nor the queue has a signature.",
     )
 
     class Meta:

@@ -203,7 +203,8 @@ def test_attachments_are_stored_and_one_over_the_limit_is_noted_not_kept(mailbox
     assert files["scan.png"].dropped_reason
 
 
-@pytest.mark.django_db
+# transaction=True: the command, as manage.py runs it, closes the database connection when it ends.
+@pytest.mark.django_db(transaction=True)
 def test_a_mail_that_is_no_message_is_refused_with_exit_65_and_stores_nothing(mailbox: Mailbox) -> None:
     with pytest.raises(SystemExit) as exit_info:
         call_command_in_process(b"")
@@ -211,7 +212,8 @@ def test_a_mail_that_is_no_message_is_refused_with_exit_65_and_stores_nothing(ma
     assert not StoredMessage.objects.exists()
 
 
-@pytest.mark.django_db
+# transaction=True: the command, as manage.py runs it, closes the database connection when it ends.
+@pytest.mark.django_db(transaction=True)
 def test_an_unknown_mailbox_is_refused_with_exit_67(mailbox: Mailbox) -> None:
     raw, _ = mail()
     with pytest.raises(SystemExit) as exit_info:
