@@ -19,13 +19,15 @@ import time_machine
 from django.core import mail as django_mail
 from django.utils import timezone
 
-from core.actions import do_assign_conversation, do_record_reply, do_resolve_conversation
-from core.models import Attachment, Conversation, Delivery, Direction, Disposition, EventKind, Message
+from core.actions import do_assign_conversation, do_resolve_conversation
+from core.email_options import EmailReplyOptions, ReplyFile
+from core.models import Conversation, Delivery, Direction, Disposition, EventKind, Message
 from monitoring.credentials import encrypt
 from monitoring.models import Mailbox, SocialAccount
 from monitoring.platforms.email import connection
 from monitoring.polling import account_ref
 from responses import outbox
+from responses.actions import do_send_reply
 from responses.models import SurveyInvitation
 from routing.models import Queue
 from tests.emails import ADDRESS, deliver, mail
@@ -85,16 +87,17 @@ def customer_writes(subject: str = "My benefit payment is late", **kwargs: Any) 
     return Conversation.objects.get(messages__external_id=message_id), message_id
 
 
-def reply(conversation: Conversation, agent: Any, text: str = "We have found your payment.", **email: Any) -> Message:
-    """The agent's reply as the composer stores it: the text, and the subject and CC they chose in raw["email"]."""
+def reply(
+    conversation: Conversation,
+    agent: Any,
+    text: str = "We have found your payment.",
+    **options: Any,
+) -> Message:
+    """The agent's reply as the composer sends it (the one reply use case), with their email options if any."""
     conversation.refresh_from_db()
     if conversation.assigned_agent_id is None:
         conversation = do_assign_conversation(conversation, agent)
-    message = do_record_reply(conversation, agent, text)
-    if email:
-        Message.objects.filter(pk=message.pk).update(raw={"email": email})
-        message.refresh_from_db()
-    return message
+    return do_send_reply(conversation, agent, text, email=EmailReplyOptions(**options) if options else None)
 
 
 def reload(message: Message) -> Message:
@@ -168,7 +171,7 @@ def test_the_subject_the_agent_chose_and_their_cc_go_out_without_a_second_re_or_
     agent: Any,
 ) -> None:
     conversation, _ = customer_writes()
-    message = reply(conversation, agent, subject="Re: RE: Your payment [#999]", cc=["caseworker@agency.example"])
+    message = reply(conversation, agent, subject="Re: RE: Your payment [#999]", cc=("caseworker@agency.example",))
     outbox.do_post_reply(message.pk)
 
     (received,) = smtp_server.received
@@ -203,7 +206,12 @@ def test_a_header_injection_in_the_subject_stays_inside_the_subject(
     agent: Any,
 ) -> None:
     conversation, _ = customer_writes()
-    message = reply(conversation, agent, subject="Hello\r\nBcc: victim@example.net\r\n\r\nspam")
+    message = reply(conversation, agent)
+    # The composer refuses such a subject (tests/domain/test_email_reply_options.py); a stored one, written by
+    # anything else, must still not become a header of its own.
+    Message.objects.filter(pk=message.pk).update(
+        raw={"email": {"subject": "Hello\r\nBcc: victim@example.net\r\n\r\nspam"}}
+    )
     outbox.do_post_reply(message.pk)
 
     (received,) = smtp_server.received
@@ -218,10 +226,7 @@ def test_the_agents_files_are_attached(
     agent: Any,
 ) -> None:
     conversation, _ = customer_writes()
-    message = reply(conversation, agent)
-    Attachment.objects.create(
-        message=message, filename="form.pdf", content_type="application/pdf", size=8, data=b"%PDF-1.4"
-    )
+    message = reply(conversation, agent, attachments=(ReplyFile("form.pdf", "application/pdf", b"%PDF-1.4"),))
     outbox.do_post_reply(message.pk)
 
     (attached,) = list(smtp_server.received[0].message.iter_attachments())
