@@ -47,12 +47,13 @@ docs: install-dev
 	status=$$?; rm -rf "$$site"; exit $$status
 
 ## bench: every benchmark on PostgreSQL (DATABASE_URL, default the local server), one table in bench/ and docs/benchmarks.md
+## (BENCH_ARGS="--only email" runs some and keeps the others' last figures, dated)
 ## (the load benchmark also needs Redis: REDIS_URL, default the local server's database 0; give it a database no
 ## running Switchboard uses, since its worker would take the load run's tasks)
 BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/switchboard)
 BENCH_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 bench: install-dev
-	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python manage.py bench_table --docs
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python manage.py bench_table --docs $(BENCH_ARGS)
 
 ## load: 200 agents and a surge of 50,000 posts against uvicorn, Celery worker and beat (bounded: 15 min);
 ## LOAD_ARGS="--load-agents 10 --load-posts 300" for a short run

@@ -64,10 +64,27 @@ def table(results: dict[str, dict[str, Any]], targets: dict[str, Iterable[Target
     return rows
 
 
-def markdown(rows: list[Row], *, commands: dict[str, str], machine: dict[str, Any], date: str) -> str:
+def markdown(
+    rows: list[Row],
+    *,
+    commands: dict[str, str],
+    machine: dict[str, Any],
+    date: str,
+    earlier: dict[str, str] | None = None,
+) -> str:
+    """The table; ``earlier`` names the benchmarks not run this time, with the date their figures are from."""
+    earlier = earlier or {}
     lines = [
         f"Measured {date} on {machine.get('cpus')} CPUs, Python {machine.get('python')}, "
         f"{machine.get('database')} ({machine.get('platform')}).",
+    ]
+    if earlier:
+        lines.append(
+            "Kept from earlier runs (not run this time): "
+            + "; ".join(f"{name} ({when})" for name, when in earlier.items())
+            + "."
+        )
+    lines += [
         "",
         "| benchmark | figure | result | target | met |",
         "|---|---|---|---|---|",

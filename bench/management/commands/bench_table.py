@@ -5,7 +5,8 @@ The table (Markdown and JSON, with the machine and the date) goes to
 documentation's page, ``docs/benchmarks.md``, generated whole. ``make bench``
 runs this against PostgreSQL. ``--quick`` gives each benchmark the small sizes
 its module declares (``QUICK_ARGS``): a check that the whole run works, not a
-measurement.
+measurement. ``--only`` runs some benchmarks and keeps the last measured figures of the others
+(from ``--out``'s ``benchmarks.json``), each named with the date it is from, so the page stays whole.
 """
 
 from __future__ import annotations
@@ -54,10 +55,21 @@ class Command(BaseCommand):
             commands[name] = " ".join(["python manage.py bench", name, "--json", *extra])
             self.stderr.write(f"running {commands[name]}")
             results[name] = _run(command, options["timeout"])
-        rows = table(results, {name: module.TARGETS for name, module in modules.items()})
         date = datetime.now(UTC).isoformat(timespec="seconds")
-        text = markdown(rows, commands=commands, machine=machine(), date=date)
         folder = Path(out)
+        earlier = _earlier_results(folder / "benchmarks.json", skip=set(names), quick=quick)
+        for name, (result, command, when) in earlier.items():
+            modules[name] = import_module(BENCHMARKS[name])
+            results[name], commands[name] = result, command
+            result.setdefault("date", when)
+        rows = table(results, {name: module.TARGETS for name, module in modules.items()})
+        text = markdown(
+            rows,
+            commands=commands,
+            machine=machine(),
+            date=date,
+            earlier={name: when for name, (_, _, when) in earlier.items()},
+        )
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "benchmarks.md").write_text(text, encoding="utf-8")
         document = {
@@ -73,6 +85,30 @@ class Command(BaseCommand):
         self.stdout.write(text)
         if not all(row.met for row in rows):
             self.stderr.write("some targets were not met (see the table)")
+
+
+def _earlier_results(path: Path, *, skip: set[str], quick: bool) -> dict[str, tuple[dict[str, Any], str, str]]:
+    """The last figures of the benchmarks not run now, from a run of the same kind (measured, or quick): a partial
+    run keeps the others' rows, and a quick check never mixes with measurements."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if bool(document.get("quick")) != quick:
+        return {}
+    kept = {}
+    for name, result in (document.get("results") or {}).items():
+        if name in skip or name not in BENCHMARKS or not isinstance(result, dict):
+            continue
+        when = str(result.get("date") or document.get("date") or "")
+        command = [
+            "python manage.py bench",
+            name,
+            "--json",
+            *(getattr(import_module(BENCHMARKS[name]), "QUICK_ARGS", []) if quick else []),
+        ]
+        kept[name] = (result, " ".join(command), when)
+    return kept
 
 
 def _run(command: list[str], timeout: int) -> dict[str, Any]:
