@@ -85,8 +85,8 @@ class OverflowStepInline(admin.TabularInline):
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
     form = QueueForm
-    list_display = ["name", "mode", "priority", "sla_policy", "is_default", "queued_now"]
-    list_filter = ["mode", "is_default", "sla_policy"]
+    list_display = ["name", "mode", "route_mode", "priority", "sla_policy", "is_default", "queued_now"]
+    list_filter = ["mode", "route_mode", "is_default", "sla_policy"]
     search_fields = ["name"]
     list_select_related = ["sla_policy"]
     inlines = [QueueSkillInline, OverflowStepInline]

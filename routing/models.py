@@ -435,7 +435,9 @@ class Offer(models.Model):
             models.UniqueConstraint(
                 fields=["conversation"], condition=Q(outcome="pending"), name="one_ringing_offer_per_conversation"
             ),
-            models.UniqueConstraint(fields=["agent"], condition=Q(outcome="pending"), name="one_ringing_offer_per_agent"),
+            models.UniqueConstraint(
+                fields=["agent"], condition=Q(outcome="pending"), name="one_ringing_offer_per_agent"
+            ),
         ]
         indexes = [
             # The sweep looks for ringing offers past their time; the router for who refused an item.
