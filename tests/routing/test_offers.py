@@ -136,9 +136,7 @@ def test_the_ringing_offer_reserves_its_weight_of_the_agents_capacity(
     assert engine.current_loads([ana.pk]) == {ana.pk: 3}
 
 
-def test_one_offer_rings_per_agent_and_per_conversation(
-    offering: Queue, make_post: Callable[..., InboundPost]
-) -> None:
+def test_one_offer_rings_per_agent_and_per_conversation(offering: Queue, make_post: Callable[..., InboundPost]) -> None:
     ana = make_agent("ana")
     first = queued_in(offering, make_post(author_id="c1"))
     second = queued_in(offering, make_post(author_id="c2"))
@@ -154,7 +152,9 @@ def test_one_offer_rings_per_agent_and_per_conversation(
 # --- Accept, decline, timeout ---------------------------------------------------------------------------
 
 
-def test_accepting_assigns_the_conversation_to_the_agent(offering: Queue, make_post: Callable[..., InboundPost]) -> None:
+def test_accepting_assigns_the_conversation_to_the_agent(
+    offering: Queue, make_post: Callable[..., InboundPost]
+) -> None:
     ana = make_agent("ana")
     conversation = queued_in(offering, make_post())
     do_route_queued()
