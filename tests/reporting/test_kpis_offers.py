@@ -81,7 +81,7 @@ def test_the_whole_day(world: dict[str, Any]) -> None:
     # 1 declined, 2 rang out.
     assert (row["offered"], row["accepted"], row["declined"], row["timed_out"]) == (7, 5, 1, 2)
     assert row["acceptance_rate"] == pytest.approx(5 / 8)
-    # Accepted after 10, 20, 30, 40, 50 s: mean 30, median 30, p90 46 (linear interpolation: 40 + 0.6 × 10).
+    # Accepted after 10, 20, 30, 40, 50 s: mean 30, median 30, p90 46 (linear interpolation: 40 + 0.6 * 10).
     assert row["time_to_accept_count"] == 5
     assert row["time_to_accept_mean_seconds"] == pytest.approx(30)
     assert row["time_to_accept_median_seconds"] == pytest.approx(30)
@@ -108,7 +108,7 @@ def test_per_agent(world: dict[str, Any]) -> None:
     assert (ana["offered"], ana["accepted"], ana["declined"], ana["timed_out"]) == (5, 3, 1, 1)
     assert ana["acceptance_rate"] == pytest.approx(3 / 5)
     assert ana["time_to_accept_mean_seconds"] == pytest.approx(20)
-    assert ana["time_to_accept_p90_seconds"] == pytest.approx(28)  # 10, 20, 30: 20 + 0.8 × 10
+    assert ana["time_to_accept_p90_seconds"] == pytest.approx(28)  # 10, 20, 30: 20 + 0.8 * 10
     assert (ben["offered"], ben["accepted"], ben["timed_out"]) == (2, 2, 1)
     assert ben["acceptance_rate"] == pytest.approx(2 / 3)
     assert ben["time_to_accept_median_seconds"] == pytest.approx(45)
