@@ -248,6 +248,21 @@ def do_expire_offers(now: datetime | None = None) -> int:
     return closed
 
 
+def do_withdraw_offers_of(user_id: int, now: datetime | None = None) -> int:
+    """The agent left "available" (away, busy, offline): their ringing offer is withdrawn, for the next agent.
+
+    A withdrawal is no answer: no ledger row, and it counts neither as a
+    refusal nor towards "missed offers".
+    """
+    now = now or timezone.now()
+    offers = list(ringing().filter(agent_id=user_id).select_for_update(of=("self",)).select_related("conversation"))
+    for offer in offers:
+        _close(offer, OfferOutcome.WITHDRAWN, now)
+    if offers:
+        hooks.routing_wanted()
+    return len(offers)
+
+
 def _time_out(offer: Offer, now: datetime) -> None:
     """Close a ringing offer as timed out; an agent who missed too many in a row is set away."""
     _close(offer, OfferOutcome.TIMED_OUT, now)

@@ -323,6 +323,25 @@ def test_an_offer_whose_conversation_left_the_queue_is_withdrawn(
     assert ledger(conversation, *OFFER_KINDS) == [(EventKind.OFFERED, ana.pk)], "a withdrawal is no answer"
 
 
+def test_an_agent_who_leaves_while_it_rings_has_the_offer_withdrawn_for_the_next_agent(
+    offering: Queue, make_post: Callable[..., InboundPost]
+) -> None:
+    ana, ben = make_agent("ana"), make_agent("ben")
+    conversation = queued_in(offering, make_post())
+    do_route_queued()
+    offer = ringing_offer(conversation)
+    leaving = ana if offer.agent_id == ana.pk else ben
+    staying = ben if leaving == ana else ana
+
+    do_set_presence(leaving.agent_profile, Presence.AWAY, reason=AwayReason.LUNCH)
+    do_route_queued()
+
+    offer.refresh_from_db()
+    assert offer.outcome == OfferOutcome.WITHDRAWN
+    assert ringing_offer(conversation).agent_id == staying.pk
+    assert ledger(conversation, *OFFER_KINDS) == [(EventKind.OFFERED, leaving.pk), (EventKind.OFFERED, staying.pk)]
+
+
 def test_a_returning_customers_agent_who_refuses_is_not_waited_for(
     offering: Queue, make_post: Callable[..., InboundPost]
 ) -> None:
