@@ -92,6 +92,8 @@ def do_set_presence(
         transaction.on_commit(lambda: realtime.send_event(event, [realtime.SUPERVISORS_GROUP]))
         if presence == Presence.AVAILABLE:
             hooks.routing_wanted()
+        elif current.presence == Presence.AVAILABLE:
+            hooks.agent_unavailable(profile.user_id)
     return profile
 
 

@@ -73,6 +73,8 @@ class AwayReason(models.TextChoices):
     MEETING = "meeting", "Meeting"
     COACHING = "coaching", "Coaching"
     OTHER = "other", "Other"
+    MISSED_OFFERS = "missed_offers", "Missed offers"
+    """Set by the router: the agent let several offers in a row ring out."""
 
 
 class AgentSkill(models.Model):

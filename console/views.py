@@ -18,6 +18,8 @@ from console import queries
 from core.errors import ContactCenterError, NotFound
 from core.roles import agent_required, is_supervisor
 from routing.actions import do_get_next
+from routing.models import Offer
+from routing.offers import check_accept_offer, check_decline_offer, pending_offers_of
 
 
 def _inbox_context(request: HttpRequest) -> dict[str, object]:
@@ -28,6 +30,7 @@ def _inbox_context(request: HttpRequest) -> dict[str, object]:
         "away_reasons": AwayReason.choices,
         "pull": queries.has_pull_queue(),
         "held_replies": queries.held_reply_count() if is_supervisor(request.user) else None,
+        "offers": list(pending_offers_of(request.user)),
     }
 
 
@@ -66,3 +69,40 @@ def get_next(request: HttpRequest) -> HttpResponse:
         messages.info(request, "Nothing you can take is waiting in the pull queues.")
         return redirect("inbox")
     return redirect("conversation", conversation_id=conversation_id)
+
+
+@agent_required
+def offers_live(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/_offers.html", {"offers": list(pending_offers_of(request.user))})
+
+
+def _own_offer(request: HttpRequest, offer_id: int) -> Offer:
+    offer = Offer.objects.filter(pk=offer_id, agent_id=request.user.pk).first()
+    if offer is None:
+        raise NotFound("You have no such offer.")
+    return offer
+
+
+@agent_required
+@require_POST
+def accept_offer(request: HttpRequest, offer_id: int) -> HttpResponse:
+    try:
+        conversation = check_accept_offer(request.user, _own_offer(request, offer_id))
+    except ContactCenterError as error:
+        if isinstance(error, NotFound):
+            raise
+        messages.error(request, error.message)
+        return redirect("inbox")
+    return redirect("conversation", conversation_id=conversation.pk)
+
+
+@agent_required
+@require_POST
+def decline_offer(request: HttpRequest, offer_id: int) -> HttpResponse:
+    try:
+        check_decline_offer(request.user, _own_offer(request, offer_id))
+    except ContactCenterError as error:
+        if isinstance(error, NotFound):
+            raise
+        messages.error(request, error.message)
+    return redirect("inbox")

@@ -20,6 +20,7 @@ app.autodiscover_tasks()
 BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "schedule-due-polls": {"task": "monitoring.tasks.schedule_due_polls", "schedule": 5.0},
     "route-queued": {"task": "routing.tasks.route_queued", "schedule": 10.0},
+    "expire-offers": {"task": "routing.tasks.expire_offers", "schedule": 2.0},
     "watch-sla": {"task": "routing.tasks.watch_sla", "schedule": 15.0},
     "time-out-silent-agents": {"task": "routing.tasks.time_out_silent_agents", "schedule": 15.0},
     "reconcile-outbox": {"task": "responses.tasks.reconcile_outbox", "schedule": 30.0},

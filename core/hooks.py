@@ -9,6 +9,8 @@ registers its listener in its ``AppConfig.ready()``:
   became available: routing runs a pass after commit.
 * ``agent_timed_out``: an agent's browser went silent: routing re-queues their
   work, waiting for them a while (sticky).
+* ``agent_unavailable``: an agent left "available" (away, busy, offline, timed
+  out): routing withdraws the offer ringing for them, for the next agent.
 * ``conversation_resolved``: responses invites the customer to the CSAT survey.
 * ``notification``: a notification event (escalated, SLA breached, a spike):
   routing's notification rules email whom they name.
@@ -82,6 +84,7 @@ class Service(Generic[T]):
 
 routing_wanted: Hook[[]] = Hook("routing_wanted")
 agent_timed_out: Hook[[int]] = Hook("agent_timed_out")  # the agent's user id
+agent_unavailable: Hook[[int]] = Hook("agent_unavailable")  # the agent's user id, in the presence change's transaction
 conversation_resolved: Hook[[Any]] = Hook("conversation_resolved")  # the Conversation, in the resolving transaction
 notification: Hook[[str, int | None, str, dict[str, Any] | None]] = Hook(
     "notification"  # event (routing.models.NotificationEvent), conversation id, reason, spike figures

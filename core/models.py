@@ -479,6 +479,10 @@ class EventKind(models.TextChoices):
     REPLY_FAILED = "reply_failed", "Reply failed"
     SLA_AT_RISK = "sla_at_risk", "SLA at risk"
     SLA_BREACHED = "sla_breached", "SLA breached"
+    OFFERED = "offered", "Offered to an agent"
+    OFFER_ACCEPTED = "offer_accepted", "Offer accepted"
+    OFFER_DECLINED = "offer_declined", "Offer declined"
+    OFFER_TIMED_OUT = "offer_timed_out", "Offer timed out"
 
 
 class Event(models.Model):

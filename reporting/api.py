@@ -201,9 +201,10 @@ class ReportView(APIView):
         summary="A historical report",
         description=(
             "`volumes`, `speed`, `handle`, `abandonment`, `service-level`, `resolution`, `backlog`, `csat`, "
-            "`trends`, `listening`, `keywords` or `cost` over a period of whole days (default: the last 7, today "
-            "included; at most 366), grouped by a time grain and/or channel, filtered by channel, social account, "
-            "queue, agent, team and category. Options (`short_abandon_seconds`, `abandon_treatment`, "
+            "`quality`, `offers`, `offers-by-agent`, `trends`, `listening`, `keywords` or `cost` over a period "
+            "of whole days (default: the last 7, today included; at most 366), grouped by a time grain and/or "
+            "channel, filtered by channel, social account, queue, agent, team and category. Options "
+            "(`short_abandon_seconds`, `abandon_treatment`, "
             "`fcr_window_hours`, `keywords`) apply to the reports named in their description and are echoed in "
             "`filters`. Supervisors and admins only."
         ),

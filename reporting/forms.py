@@ -103,6 +103,15 @@ def _seconds(prefix: str, label: str) -> tuple[Column, ...]:
     )
 
 
+_OFFER_COLUMNS = (
+    Column("offered", "Offered"),
+    Column("accepted", "Accepted"),
+    Column("declined", "Declined"),
+    Column("timed_out", "Rang out"),
+    Column("acceptance_rate", "Acceptance rate", "rate"),
+    *_seconds("time_to_accept", "Time to accept"),
+)
+
 REPORTS: dict[str, Report] = {
     report.name: report
     for report in (
@@ -239,6 +248,23 @@ REPORTS: dict[str, Report] = {
                 Column("critical_fails", "Critical fails"),
             ),
             chart=("reviews", "passed"),
+        ),
+        Report(
+            "offers",
+            "Offers by queue",
+            "Offer-mode queues: offers made, accepted, declined and rung out, the acceptance rate and the time to "
+            "accept, per queue.",
+            kpis.offers_by_queue,
+            (Column("queue", "Queue", "text"), Column("queue_id", "Queue id", "number"), *_OFFER_COLUMNS),
+            chart=("accepted", "declined", "timed_out"),
+        ),
+        Report(
+            "offers-by-agent",
+            "Offers by agent",
+            "Offers each agent was given, how they answered, the acceptance rate and the time to accept.",
+            kpis.offers_by_agent,
+            (Column("agent", "Agent", "text"), Column("agent_id", "Agent id", "number"), *_OFFER_COLUMNS),
+            chart=("accepted", "declined", "timed_out"),
         ),
         Report(
             "trends",

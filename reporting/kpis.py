@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
@@ -64,6 +65,7 @@ from monitoring.models import ClassificationRule, ListeningQuery, TrackedKeyword
 from reporting import rollup
 from reporting.aggregates import PercentileCont
 from reporting.models import LedgerHour
+from routing.models import Queue
 
 TIME_GRAINS = ("hour", "day", "week", "month")
 CHANNEL = "channel"
@@ -758,6 +760,81 @@ def agent_time(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
         row["staffed_seconds"] = row["available_seconds"] + row["busy_seconds"]
         row["occupancy"] = _ratio(row["handle_seconds"], row["staffed_seconds"])
     return results
+
+
+# --- Offers ----------------------------------------------------------------------------------
+
+QUEUE = "queue"
+OFFER_KINDS = (EventKind.OFFERED, EventKind.OFFER_ACCEPTED, EventKind.OFFER_DECLINED, EventKind.OFFER_TIMED_OUT)
+_OFFER_KEYS = {QUEUE: "queue_id", AGENT: "agent_id"}
+
+
+def offers(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
+    """Offers in offer-mode queues: how many rang, how they ended, and how fast agents accepted.
+
+    - ``offered``: ``offered`` rows (an offer rang for an agent; a conversation
+      declined or rung out rings again for the next agent, so it may count
+      several times); ``accepted``, ``declined``, ``timed_out``: the
+      ``offer_accepted``, ``offer_declined`` and ``offer_timed_out`` rows.
+    - ``acceptance_rate`` = ``accepted / (accepted + declined + timed_out)``:
+      of the offers that ended in the period (withdrawn offers, whose
+      conversation left the queue while they rang, have no row and do not count).
+    - ``time_to_accept_*``: ``offer_accepted`` rows' ``value_seconds`` (the
+      offer ringing → the agent's accept): count, mean, median and 90th
+      percentile (``percentile_cont``, as :func:`speed`).
+
+    A row belongs to its own ``at``: an offer made at 09:59:55 and accepted at
+    10:00:05 counts as offered in the 9 o'clock hour and accepted in the 10.
+    ``group_by`` may add ``"queue"`` (rows keyed by ``queue_id``) and/or
+    ``"agent"`` (rows keyed by ``agent_id``, the agent offered) to a time grain
+    and ``"channel"``. Read from the ledger (a median needs every value), never
+    the hourly rollup.
+    """
+    names = [group_by] if isinstance(group_by, str) else list(group_by or [])
+    extra = [key for name, key in _OFFER_KEYS.items() if name in names]
+    grouping = _grouping([name for name in names if name not in _OFFER_KEYS])
+    counts = _aggregate(
+        _ledger(filters, OFFER_KINDS),
+        grouping,
+        {
+            "offered": _count(EventKind.OFFERED),
+            "accepted": _count(EventKind.OFFER_ACCEPTED),
+            "declined": _count(EventKind.OFFER_DECLINED),
+            "timed_out": _count(EventKind.OFFER_TIMED_OUT),
+        },
+        extra_keys=extra,
+    )
+    stats = _seconds_stats("time_to_accept", "value_seconds")
+    times = _aggregate(_ledger(filters, [EventKind.OFFER_ACCEPTED]), grouping, stats, extra_keys=extra)
+    empty: Row = {"offered": 0, "accepted": 0, "declined": 0, "timed_out": 0}
+    empty |= {name: 0 if name.endswith("_count") else None for name in stats}
+    results = _joined([counts, times], [*grouping.keys, *extra], empty)
+    for row in results:
+        row["acceptance_rate"] = _ratio(row["accepted"], row["accepted"] + row["declined"] + row["timed_out"])
+    return results
+
+
+def offers_by_queue(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
+    """:func:`offers` per queue, each row named by ``queue`` (the queue's name)."""
+    rows = offers(filters, [*_names(group_by), QUEUE])
+    named = dict(Queue.objects.filter(pk__in={row["queue_id"] for row in rows}).values_list("pk", "name"))
+    for row in rows:
+        row[QUEUE] = named.get(row["queue_id"], "(no queue)" if row["queue_id"] is None else f"queue {row['queue_id']}")
+    return rows
+
+
+def offers_by_agent(filters: KpiFilter, group_by: GroupBy = None) -> list[Row]:
+    """:func:`offers` per agent offered, each row named by ``agent`` (the agent's full name, else username)."""
+    rows = offers(filters, [*_names(group_by), AGENT])
+    users = get_user_model().objects.filter(pk__in={row["agent_id"] for row in rows})
+    named = {user.pk: user.get_full_name() or user.get_username() for user in users}
+    for row in rows:
+        row[AGENT] = named.get(row["agent_id"], f"user {row['agent_id']}")
+    return rows
+
+
+def _names(group_by: GroupBy) -> list[str]:
+    return [group_by] if isinstance(group_by, str) else list(group_by or [])
 
 
 # --- Trends and cost -------------------------------------------------------------------------

@@ -77,6 +77,7 @@ def do_route_queued(*, max_passes: int = 200, limit: int = 500) -> engine.Routin
         stats = engine.route(limit=limit, after=after)
         total.examined += stats.examined
         total.assigned += stats.assigned
+        total.offered += stats.offered
         total.waiting_for_agent += stats.waiting_for_agent
         total.no_eligible_agent += stats.no_eligible_agent
         total.dropped_at_commit += stats.dropped_at_commit

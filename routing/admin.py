@@ -9,12 +9,14 @@ from django.contrib import admin
 from django.db.models import Count, Q
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyAdmin
 from routing.forms import NotificationRuleForm, QueueForm, RoutingRuleForm, SkillForm
 from routing.models import (
     ChannelWeight,
     Holiday,
     NotificationEvent,
     NotificationRule,
+    Offer,
     OverflowStep,
     Queue,
     QueueSkill,
@@ -85,8 +87,8 @@ class OverflowStepInline(admin.TabularInline):
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
     form = QueueForm
-    list_display = ["name", "mode", "priority", "sla_policy", "is_default", "queued_now"]
-    list_filter = ["mode", "is_default", "sla_policy"]
+    list_display = ["name", "mode", "route_mode", "priority", "sla_policy", "is_default", "queued_now"]
+    list_filter = ["mode", "route_mode", "is_default", "sla_policy"]
     search_fields = ["name"]
     list_select_related = ["sla_policy"]
     inlines = [QueueSkillInline, OverflowStepInline]
@@ -159,3 +161,15 @@ class SpikeAlertAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Offer)
+class OfferAdmin(ReadOnlyAdmin):
+    """Offers the router made in offer-mode queues and how each ended: to look at, never to change."""
+
+    list_display = ["id", "conversation", "agent", "outcome", "offered_at", "expires_at", "answered_at"]
+    list_filter = ["outcome"]
+    list_select_related = ["agent"]
+    search_fields = ["=conversation__id", "agent__username"]
+    date_hierarchy = "offered_at"
+    raw_id_fields = ["conversation"]

@@ -28,7 +28,7 @@ from routing.actions import (
     check_save_skill,
 )
 from routing.forms import QUEUE_FIELDS, RoutingRuleForm
-from routing.models import BreachAction, Queue, RoutingMode, RoutingRule, Skill
+from routing.models import BreachAction, Queue, RouteMode, RoutingMode, RoutingRule, Skill
 from routing.queries import queues_with_skills
 
 # --- Skills -------------------------------------------------------------------------------------------
@@ -111,6 +111,15 @@ class QueueInputSerializer(serializers.Serializer):
     sla_policy = IdField(required=False, allow_null=True, help_text="An SLA policy's id.")
     is_default = serializers.BooleanField(required=False)
     mode = serializers.ChoiceField(choices=RoutingMode.choices, required=False)
+    route_mode = serializers.ChoiceField(
+        choices=RouteMode.choices, required=False, help_text="Push queues: assign at once, or offer to the agent."
+    )
+    offer_seconds = serializers.IntegerField(
+        min_value=5, max_value=600, required=False, help_text="Offer mode: seconds an offer rings."
+    )
+    offer_timeouts_before_away = serializers.IntegerField(
+        min_value=1, max_value=20, required=False, help_text="Offer mode: offers missed in a row before away."
+    )
     sticky_window_hours = serializers.IntegerField(min_value=0, max_value=UINT32_MAX, required=False)
     sticky_wait_seconds = serializers.IntegerField(min_value=0, max_value=UINT32_MAX, required=False)
     breach_action = serializers.ChoiceField(choices=BreachAction.choices, required=False)

@@ -14,5 +14,6 @@ class RoutingConfig(AppConfig):
 
         hooks.routing_wanted.register(request_routing)
         hooks.agent_timed_out.register(listeners.requeue_absent_agent_work)
+        hooks.agent_unavailable.register(listeners.withdraw_offers_of_absent_agent)
         hooks.notification.register(listeners.send_rule_notifications_after_commit)
         hooks.sla_clock.provide(QueueClock)

@@ -25,6 +25,11 @@ Algorithm (one pass, :func:`route`):
    loads read again, so no agent ever goes over capacity even with other
    routers running; then all assignments of the pass are written at once,
    each with its reason in the ledger.
+7. Offer mode (a push queue with ``route_mode = "offer"``): the same choice,
+   but the item is offered to the agent instead of assigned (``routing.offers``).
+   While an offer rings its weight counts in the agent's load, the item is not
+   routed again, and the agent gets no other offer; an agent who declined the
+   item or let it ring out is passed over for it until every eligible agent has.
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ from core.actions import do_assign_conversations, do_transfer_to_queue
 from core.errors import Conflict
 from core.models import HOLDING_STATES, Conversation, ConversationSkill
 from core.models import ConversationState as S
-from routing.models import ChannelWeight, OverflowKind, OverflowStep, Queue, QueueSkill, RoutingMode
+from routing import offers
+from routing.models import ChannelWeight, OverflowKind, OverflowStep, Queue, QueueSkill, RouteMode, RoutingMode
 
 
 class Why(StrEnum):
@@ -57,6 +63,7 @@ class Why(StrEnum):
     NO_ELIGIBLE_AGENT = "no eligible agent"
     BEST_MATCH = "best skill match, then least occupied, then longest idle"
     PULLED = "pulled by the agent (get next)"
+    PREVIOUS_AGENT_REFUSED = "the previous agent refused the offer"
 
 
 @dataclass
@@ -146,14 +153,24 @@ class Snapshot:
 
 
 def current_loads(user_ids: list[int]) -> dict[int, int]:
+    """The weights of what each agent holds, and of the offer ringing for them (reserved until answered)."""
     if not user_ids:
         return {}
-    return dict(
+    loads = dict(
         Conversation.objects.filter(assigned_agent_id__in=user_ids, state__in=HOLDING_STATES)
         .values("assigned_agent_id")
         .annotate(load=Sum("weight"))
         .values_list("assigned_agent_id", "load")
     )
+    for agent_id, reserved in (
+        offers.ringing()
+        .filter(agent_id__in=user_ids)
+        .values("agent_id")
+        .annotate(reserved=Sum("weight"))
+        .values_list("agent_id", "reserved")
+    ):
+        loads[agent_id] = loads.get(agent_id, 0) + reserved
+    return loads
 
 
 @dataclass
@@ -230,11 +247,17 @@ class QueueRules:
     def weight(self, channel: str) -> int:
         return self.weights.get(channel, 1)
 
+    def offers(self, queue_id: int) -> bool:
+        """Whether items of this queue are offered to agents rather than assigned."""
+        queue = self.queues.get(queue_id)
+        return queue is not None and queue.mode == RoutingMode.PUSH and queue.route_mode == RouteMode.OFFER
+
 
 @dataclass
 class RoutingStats:
     examined: int = 0
     assigned: int = 0
+    offered: int = 0
     waiting_for_agent: int = 0
     no_eligible_agent: int = 0
     moved: int = 0
@@ -250,19 +273,38 @@ def score(agent: Agent, reqs: dict[int, int]) -> tuple[int, float, float, int]:
     return (-match, agent.occupancy, agent.idle, agent.user_id)
 
 
-def decide(item: Item, snapshot: Snapshot, rules: QueueRules, now: datetime) -> tuple[Agent | None, dict[str, Any]]:
-    """The agent an item should go to now (or None), and the reason, recorded in the ledger."""
+def decide(
+    item: Item,
+    snapshot: Snapshot,
+    rules: QueueRules,
+    now: datetime,
+    *,
+    ringing: set[int] | frozenset[int] = frozenset(),
+    refused: set[int] | frozenset[int] = frozenset(),
+) -> tuple[Agent | None, dict[str, Any]]:
+    """The agent an item should go to now (or None), and the reason, recorded in the ledger.
+
+    For an offer: ``ringing`` agents (an offer already rings for them) are
+    left out, and so are those who ``refused`` this item, unless every
+    eligible agent has (then it goes round again).
+    """
     reqs, alternatives, overflow = rules.requirements(item, now)
     weight = rules.weight(item.channel)
     mask = snapshot.candidates(reqs, alternatives)
     eligible = [a for a in snapshot.agents_in(mask) if a.load + weight <= a.capacity]
+    if refused and all(a.user_id in refused for a in eligible):
+        refused = frozenset()  # everyone has said no: start again
+    if ringing or refused:
+        eligible = [a for a in eligible if a.user_id not in ringing and a.user_id not in refused]
     reason: dict[str, Any] = {
         "requirements": {str(k): v for k, v in sorted(reqs.items())},
         "overflow": overflow,
         "eligible": len(eligible),
         "weight": weight,
     }
-    if item.preferred_agent_id is not None:
+    if item.preferred_agent_id is not None and item.preferred_agent_id in refused:
+        reason["sticky_refused"] = True  # they said no (or let it ring out): no waiting for them
+    elif item.preferred_agent_id is not None:
         preferred = next((a for a in eligible if a.user_id == item.preferred_agent_id), None)
         if preferred is not None:
             return preferred, reason | {"why": Why.STICKY}
@@ -315,6 +357,7 @@ def _queued(queue_ids: list[int] | None = None, after: tuple[Any, ...] | None = 
     rows = Conversation.objects.filter(state=S.QUEUED, queue__mode=RoutingMode.PUSH)
     if queue_ids is not None:
         rows = Conversation.objects.filter(state=S.QUEUED, queue_id__in=queue_ids)
+    rows = rows.exclude(offers.ringing_for())  # an item ringing for an agent waits for their answer
     if after is not None:
         rows = rows.filter(_after(after))
     return rows
@@ -367,6 +410,10 @@ def route(*, limit: int = 500, after: tuple[Any, ...] | None = None) -> RoutingS
             stats.moved = _apply_overflow_moves(due, rules)
             return stats
         plan: list[tuple[Item, Agent, dict[str, Any]]] = []
+        offering = [item for item in items if rules.offers(item.queue_id)]
+        ringing = offers.ringing_agents() if offering else set()
+        refused = offers.refusals({item.id: item.queued_at for item in offering})
+        offered: set[int] = {item.id for item in offering}
         moves: list[tuple[int, int]] = []
         for item in items:
             stats.examined += 1
@@ -375,7 +422,10 @@ def route(*, limit: int = 500, after: tuple[Any, ...] | None = None) -> RoutingS
                 moves.append((item.id, target))
                 continue
             started = time.perf_counter()
-            agent, reason = decide(item, snapshot, rules, now)
+            if item.id in offered:
+                agent, reason = decide(item, snapshot, rules, now, ringing=ringing, refused=refused.get(item.id, set()))
+            else:
+                agent, reason = decide(item, snapshot, rules, now)
             stats.decision_seconds.append(time.perf_counter() - started)
             if agent is None:
                 if reason["why"] == Why.WAITING_FOR_PREVIOUS_AGENT:
@@ -385,14 +435,23 @@ def route(*, limit: int = 500, after: tuple[Any, ...] | None = None) -> RoutingS
                 continue
             # The snapshot is this pass's view: count what it hands out.
             snapshot.take(agent, reason["weight"], now)
+            if item.id in offered:
+                ringing.add(agent.user_id)  # one offer at a time per agent
             plan.append((item, agent, reason))
-        plan = _recheck_capacity(plan, snapshot, stats)
-        do_assign_conversations(
-            [(item.id, agent.user_id, reason["weight"], reason) for item, agent, reason in plan], at=now
+        plan = _recheck_capacity(plan, snapshot, stats, offered)
+        assign = [
+            (item.id, agent.user_id, reason["weight"], reason) for item, agent, reason in plan if item.id not in offered
+        ]
+        do_assign_conversations(assign, at=now)
+        stats.assigned = len(assign)
+        stats.offered = offers.do_offer_conversations(
+            [(item.id, agent.user_id, reason["weight"], reason) for item, agent, reason in plan if item.id in offered],
+            rules.queues,
+            now,
         )
-        stats.assigned = len(plan)
-        if plan:
-            AgentProfile.objects.filter(pk__in={agent.profile_id for _, agent, _ in plan}).update(last_assigned_at=now)
+        assigned_to = {agent.profile_id for item, agent, _ in plan if item.id not in offered}
+        if assigned_to:
+            AgentProfile.objects.filter(pk__in=assigned_to).update(last_assigned_at=now)
         stats.moved = _apply_overflow_moves(moves, rules)
     return stats
 
@@ -414,20 +473,28 @@ def _apply_overflow_moves(moves: list[tuple[int, int]], rules: QueueRules) -> in
 
 
 def _recheck_capacity(
-    plan: list[tuple[Item, Agent, dict[str, Any]]], snapshot: Snapshot, stats: RoutingStats
+    plan: list[tuple[Item, Agent, dict[str, Any]]], snapshot: Snapshot, stats: RoutingStats, offered: set[int]
 ) -> list[tuple[Item, Agent, dict[str, Any]]]:
-    """Lock the chosen agents and re-read their load: another router may have filled them meanwhile."""
+    """Lock the chosen agents and re-read their load: another router may have filled them meanwhile.
+
+    For the items to offer (``offered``), also whether another router has
+    meanwhile made the agent an offer: one rings at a time.
+    """
     if not plan:
         return plan
     chosen = sorted({agent.profile_id for _, agent, _ in plan})
     list(AgentProfile.objects.select_for_update().filter(pk__in=chosen).order_by("pk").values_list("pk", flat=True))
-    loads = current_loads(sorted({agent.user_id for _, agent, _ in plan}))
+    user_ids = sorted({agent.user_id for _, agent, _ in plan})
+    loads = current_loads(user_ids)
+    ringing = offers.ringing_agents(user_ids) if any(item.id in offered for item, _, _ in plan) else set()
     kept = []
     for item, agent, reason in plan:
         load = loads.get(agent.user_id, 0)
-        if load + reason["weight"] > agent.capacity:
+        if load + reason["weight"] > agent.capacity or (item.id in offered and agent.user_id in ringing):
             stats.dropped_at_commit += 1
             continue
+        if item.id in offered:
+            ringing.add(agent.user_id)
         loads[agent.user_id] = load + reason["weight"]
         kept.append((item, agent, reason))
     return kept

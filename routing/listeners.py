@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from routing.actions import do_requeue_absent_agent_work
+from routing.offers import do_withdraw_offers_of
 from routing.tasks import send_rule_notifications
 
 logger = logging.getLogger(__name__)
@@ -15,6 +16,10 @@ logger = logging.getLogger(__name__)
 
 def requeue_absent_agent_work(user_id: int) -> None:
     do_requeue_absent_agent_work(user_id)
+
+
+def withdraw_offers_of_absent_agent(user_id: int) -> None:
+    do_withdraw_offers_of(user_id)
 
 
 def send_rule_notifications_after_commit(

@@ -107,6 +107,13 @@ class RoutingMode(models.TextChoices):
     PULL = "pull", "Pull: agents take the next item"
 
 
+class RouteMode(models.TextChoices):
+    """How a push queue hands an item to the agent the router chose."""
+
+    ASSIGN = "assign", "Assign: the item is the agent's at once"
+    OFFER = "offer", "Offer: the agent accepts or declines within the offer time"
+
+
 class BreachAction(models.TextChoices):
     NONE = "none", "Raise priority only"
     ESCALATE = "escalate", "Escalate to supervisors"
@@ -127,6 +134,22 @@ class Queue(models.Model):
     )
     sticky_wait_seconds = models.PositiveIntegerField(
         default=120, help_text="How long an item waits for its previous agent before anyone may take it."
+    )
+    route_mode = models.CharField(
+        max_length=8,
+        choices=RouteMode.choices,
+        default=RouteMode.ASSIGN,
+        help_text="Push queues only: assign at once, or offer to the agent, who accepts or declines.",
+    )
+    offer_seconds = models.PositiveIntegerField(
+        default=20,
+        validators=[MinValueValidator(5), MaxValueValidator(600)],
+        help_text="Offer mode: how long an offer rings before it goes to the next agent (5 to 600 s).",
+    )
+    offer_timeouts_before_away = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="Offer mode: an agent who lets this many offers in a row ring out is set away.",
     )
     breach_action = models.CharField(max_length=16, choices=BreachAction.choices, default=BreachAction.ESCALATE)
     breach_queue = models.ForeignKey(
@@ -375,3 +398,53 @@ class SpikeAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category or 'uncategorised'} at {self.hour:%Y-%m-%d %H:00}"
+
+
+class OfferOutcome(models.TextChoices):
+    PENDING = "pending", "Ringing"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    TIMED_OUT = "timed_out", "Timed out"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    """The conversation left the queue (taken by hand, closed, moved) while the offer rang."""
+
+
+REFUSED = (OfferOutcome.DECLINED, OfferOutcome.TIMED_OUT)
+
+
+class Offer(models.Model):
+    """A queued conversation offered to one agent of an offer-mode queue, ringing until answered or expired.
+
+    While it rings the conversation stays queued and ``weight`` of the agent's
+    capacity is reserved for it. At most one offer rings per conversation and
+    per agent (the two partial unique constraints make it so even with
+    routers racing). Written only by ``routing.offers``.
+    """
+
+    conversation = models.ForeignKey("core.Conversation", on_delete=models.CASCADE, related_name="offers")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    weight = models.PositiveSmallIntegerField(default=1, help_text="The capacity it reserves while it rings.")
+    offered_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True, help_text="When it was accepted or declined.")
+    outcome = models.CharField(max_length=16, choices=OfferOutcome.choices, default=OfferOutcome.PENDING)
+
+    class Meta:
+        ordering = ["-offered_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"], condition=Q(outcome="pending"), name="one_ringing_offer_per_conversation"
+            ),
+            models.UniqueConstraint(
+                fields=["agent"], condition=Q(outcome="pending"), name="one_ringing_offer_per_agent"
+            ),
+        ]
+        indexes = [
+            # The sweep looks for ringing offers past their time; the router for who refused an item.
+            models.Index(fields=["outcome", "expires_at"], name="offer_outcome_expiry"),
+            models.Index(fields=["conversation", "outcome"], name="offer_conversation_outcome"),
+            models.Index(fields=["agent", "offered_at"], name="offer_agent_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.conversation_id} to {self.agent_id}: {self.get_outcome_display()}"

@@ -10,6 +10,7 @@ from celery import Task, shared_task
 from agents.actions import do_time_out_silent_agents
 from routing.actions import do_route_queued
 from routing.notifications import do_send_notification_email, do_send_rule_notifications
+from routing.offers import do_expire_offers
 from routing.sla_watch import do_watch_sla
 
 logger = logging.getLogger(__name__)
@@ -19,6 +20,12 @@ logger = logging.getLogger(__name__)
 def route_queued() -> int:
     """A routing pass: when items are queued, agents free up, and as a periodic sweep."""
     return do_route_queued().assigned
+
+
+@shared_task(ignore_result=True, soft_time_limit=10, time_limit=15)
+def expire_offers() -> int:
+    """Offers that rang out go to the next agent; every few seconds, so an offer rings about its time."""
+    return do_expire_offers()
 
 
 @shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)

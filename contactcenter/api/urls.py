@@ -17,6 +17,7 @@ from reporting import api as reporting_api
 from responses import api as responses_api
 from responses import api_approvals
 from routing import api as routing_api
+from routing import api_offers
 
 register_converter(IdConverter, "id")
 
@@ -75,6 +76,9 @@ urlpatterns += [
     path("agents/me/", api_agents.AgentMeView.as_view(), name="api-agent-me"),
     path("agents/me/presence/", console_api.PresenceView.as_view(), name="api-agent-presence"),
     path("agents/<id:user_id>/", api_agents.AgentDetailView.as_view(), name="api-agent"),
+    path("offers/", api_offers.OfferListView.as_view(), name="api-offers"),
+    path("offers/<id:offer_id>/accept/", api_offers.OfferAcceptView.as_view(), name="api-offer-accept"),
+    path("offers/<id:offer_id>/decline/", api_offers.OfferDeclineView.as_view(), name="api-offer-decline"),
 ]
 
 urlpatterns += [

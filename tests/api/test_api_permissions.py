@@ -10,16 +10,18 @@ contactcenter/api/urls.py without a row here fails
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.urls import URLPattern
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from contactcenter.api import urls as api_urls
 from core.models import Conversation
 from responses.models import KnowledgeArticle, ResponseTemplate
-from routing.models import Queue, RoutingRule, Skill
+from routing.models import Offer, Queue, RoutingRule, Skill
 from tests.states import conversation_in_state
 
 ANY, SUPERVISOR, ADMIN = "agent", "supervisor", "admin"
@@ -46,6 +48,9 @@ MATRIX: dict[tuple[str, str], str] = {
     ("api-agent", "get"): SUPERVISOR,
     ("api-agent-me", "get"): ANY,
     ("api-agent-presence", "post"): ANY,
+    ("api-offers", "get"): ANY,
+    ("api-offer-accept", "post"): ANY,
+    ("api-offer-decline", "post"): ANY,
     ("api-queues", "get"): ANY,
     ("api-queues", "post"): ADMIN,
     ("api-queue", "get"): ANY,
@@ -105,7 +110,13 @@ def world(agent: Any, queue: Queue, make_post: Any) -> dict[str, Any]:
     """One of everything, the conversation assigned to the agent persona (so an agent may act on it)."""
     conversation: Conversation = conversation_in_state("assigned", make_post(), queue=queue, agent=agent)
     skill = Skill.objects.create(name="billing")
+    waiting = conversation_in_state("queued", make_post(), queue=queue, agent=agent)
+    now = timezone.now()
+    offer = Offer.objects.create(
+        conversation=waiting, agent=agent, offered_at=now, expires_at=now + timedelta(seconds=20)
+    )
     return {
+        "offer_id": offer.pk,
         "name": "volumes",
         "conversation_id": conversation.pk,
         "contact_id": conversation.contact_id,

@@ -74,6 +74,7 @@ def test_every_detail_route_is_walked() -> None:
             "api-agents",
             "api-agent-me",
             "api-agent-presence",
+            "api-offers",
             "api-queues",
             "api-skills",
             "api-routing-rules",

@@ -4,7 +4,8 @@ The ledger is written directly, the way the actions write it (as in
 test_kpis.py), on Monday 2 March 2026 (UTC, the test time zone):
 
 - c1 (X, billing, queue General, agent Ana): captured 09:00 (a post of the
-  listening query "Brand"), assigned after 60 s, first response 09:30 (1,800 s after the post; due 10:00), one reply,
+  listening query "Brand"), offered to Ana at 09:00 (rang out after 20 s) and again at 09:00:30 (accepted
+  after 12 s), assigned after 60 s, first response 09:30 (1,800 s after the post; due 10:00), one reply,
   600 s of work, resolved 10:00, closed 11:00;
 - c2 (Facebook, outage, negative, no queue): captured 11:00, withdrawn 11:30
   after 90 s (due 12:00, so before the target);
@@ -69,6 +70,10 @@ def event(kind: str, when: datetime, conv: Conversation | None = None, **fields:
 def ledger(queue: Queue, agent: Any) -> dict[str, Any]:
     c1 = conversation(X, created_at=at(9), category="billing", queue=queue, first_response_due=at(10), state=S.CLOSED)
     event(EventKind.CAPTURED, at(9), c1)
+    event(EventKind.OFFERED, at(9), c1, agent=agent, data={"offer": 1})
+    event(EventKind.OFFER_TIMED_OUT, at(9) + timedelta(seconds=20), c1, agent=agent, value_seconds=20)
+    event(EventKind.OFFERED, at(9) + timedelta(seconds=30), c1, agent=agent, data={"offer": 2})
+    event(EventKind.OFFER_ACCEPTED, at(9) + timedelta(seconds=42), c1, agent=agent, value_seconds=12)
     event(EventKind.ASSIGNED, at(9, 1), c1, agent=agent, value_seconds=60)
     event(EventKind.FIRST_RESPONSE, at(9, 30), c1, agent=agent, data={"since_post_seconds": 1800})
     event(EventKind.REPLY, at(9, 30), c1, agent=agent)
@@ -136,6 +141,8 @@ EXPECTED_CELLS = {
     "listening": ["<td>Brand</td>", "<td>1</td>"],
     "cost": ["<td>5.0</td>"],
     "keywords": ["<td>brand</td>", "<td>100.0 %</td>"],
+    "offers": ["<td>General</td>", "<td>50.0 %</td>", "<td>12.0 s</td>"],
+    "offers-by-agent": ["<td>Ana</td>", "<td>50.0 %</td>", "<td>12.0 s</td>"],
 }
 EXPECTED_ROWS: dict[str, dict[str, Any]] = {
     "volumes": {"captured": 2, "filtered": 1, "handled": 1},
@@ -160,6 +167,8 @@ EXPECTED_ROWS: dict[str, dict[str, Any]] = {
     "listening": {"query": "Brand", "posts": 1},
     "cost": {"contacts": 1, "cost": 5.0, "cost_per_contact": 5.0},
     "keywords": {"keyword": "brand", "mentions": 1, "posts": 1, "share": 1.0},
+    "offers": {"queue": "General", "offered": 2, "accepted": 1, "timed_out": 1, "acceptance_rate": 0.5},
+    "offers-by-agent": {"agent": "Ana", "offered": 2, "declined": 0, "time_to_accept_p90_seconds": 12.0},
 }
 # The options each report applies, with the defaults (the settings) when none are given.
 APPLIED_OPTIONS: dict[str, dict[str, Any]] = {

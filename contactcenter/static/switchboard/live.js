@@ -58,6 +58,8 @@
     if (event.type === "conversations" || event.type === "sla") { refreshAll(event.ids); }
     // Presence changes (ids are user ids, not conversations) refresh only the regions that show agents.
     if (event.type === "agents") { refreshAll(null, "[data-live-refresh][data-live-agents]"); }
+    // An offer rang or closed for this agent: only the inbox's offer region (offers.js rings and notifies).
+    if (event.type === "offers") { refreshAll(null, "[data-live-refresh][data-live-offers]"); }
     if (event.type === "approvals" && document.querySelector("[data-approvals]") &&
         !document.activeElement.matches("textarea, input")) {
       window.location.reload();
