@@ -58,9 +58,9 @@ class Command(BaseCommand):
         date = datetime.now(UTC).isoformat(timespec="seconds")
         folder = Path(out)
         earlier = _earlier_results(folder / "benchmarks.json", skip=set(names), quick=quick)
-        for name, (result, command, when) in earlier.items():
+        for name, (result, kept_command, when) in earlier.items():
             modules[name] = import_module(BENCHMARKS[name])
-            results[name], commands[name] = result, command
+            results[name], commands[name] = result, kept_command
             result.setdefault("date", when)
         rows = table(results, {name: module.TARGETS for name, module in modules.items()})
         text = markdown(
