@@ -190,6 +190,13 @@ def author_for(visitor: Visitor) -> Author:
     )
 
 
+def identity_state(visitor: Visitor) -> str:
+    """How the console labels the visitor: a verified user, an unverified claim, or anonymous."""
+    if visitor.verified_id:
+        return "verified"
+    return "unverified" if visitor.identity_unverified else "anonymous"
+
+
 def check_chat_text(text: object) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ChatRefused("empty", "The message is empty: write something before sending.")
@@ -243,7 +250,7 @@ def do_receive_chat_message(
         sent_at=now,
         account_id=visitor.channel.account_id,
         subject=visitor.topic,
-        raw={"chat": {"visitor": str(visitor.pk), "verified": bool(visitor.verified_id)}},
+        raw={"chat": {"visitor": str(visitor.pk), "identity": identity_state(visitor)}},
     )
     ingest([post])
     message = Message.objects.select_related("author_identity").get(platform=Platform.CHAT, external_id=external_id)

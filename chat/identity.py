@@ -24,7 +24,7 @@ def visitor_token(channel_key: str, visitor_id: uuid.UUID) -> str:
     return signing.TimestampSigner(salt=TOKEN_SALT).sign(f"{channel_key}:{visitor_id}")
 
 
-def visitor_from_token(token: object, channel_key: str, *, max_age_seconds: float) -> uuid.UUID | None:
+def visitor_from_token(token: object, channel_key: str, *, max_age_seconds: int) -> uuid.UUID | None:
     """The visitor a token names, if it is ours, unexpired and for this channel; None otherwise."""
     if not isinstance(token, str) or not token or len(token) > 300:
         return None
