@@ -42,7 +42,7 @@ def test_another_channels_token_is_refused() -> None:
 
 def test_a_forged_token_is_refused() -> None:
     token = visitor_token("help", uuid.uuid4())
-    value, _, signature = token.rpartition(":")
+    signature = token.rpartition(":")[2]
     forged = f"help:{uuid.uuid4()}:" + token.split(":")[2] + ":" + signature
     assert visitor_from_token(forged, "help", max_age_seconds=30 * DAY) is None
     assert visitor_from_token(token[:-2] + "xx", "help", max_age_seconds=30 * DAY) is None

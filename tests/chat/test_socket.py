@@ -12,10 +12,9 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 
 from chat.models import ChatChannel, Visitor
-from core.actions import do_assign_conversation
 from core.models import Channel, Conversation, ConversationState, Identity, Message
 from responses.actions import do_send_reply
-from tests.chat.conftest import SECRET, SITE, new_id, receive_until, say_hello, visitor_socket
+from tests.chat.conftest import SECRET, new_id, receive_until, say_hello, visitor_socket
 from tests.sockets import open_socket, session_key
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -375,6 +374,3 @@ async def test_an_assigned_chat_stays_online_for_its_visitor(chat_channel: ChatC
     newcomer = visitor_socket()
     assert (await say_hello(newcomer))["online"] is False
     await newcomer.disconnect()
-
-
-__all__ = ["SITE", "do_assign_conversation"]
