@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from chat.colours import AA_NORMAL_TEXT, contrast_ratio
-from chat.models import ChatChannel, Visitor
+from chat.models import HEX_COLOUR, ChatChannel, Visitor
 from chat.queries import channel_queue, queue_rule_name
 from monitoring import credentials
 from monitoring.mailboxes import account_queue_id, do_set_account_queue
@@ -41,6 +41,12 @@ def check_origin(line: str) -> str:
     if parts.path or parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError(f"{line.strip()!r} has more than an origin: keep only scheme://host[:port], no path.")
     return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port is not None else "")
+
+
+def _colour(value: object) -> str:
+    colour = str(value).strip().lower()
+    HEX_COLOUR(colour)  # here, before clean() compares the two; the model validates only after it
+    return colour
 
 
 class ChatChannelForm(forms.ModelForm):
@@ -100,10 +106,10 @@ class ChatChannelForm(forms.ModelForm):
         return "\n".join(dict.fromkeys(origins))
 
     def clean_primary_colour(self) -> str:
-        return str(self.cleaned_data["primary_colour"]).lower()
+        return _colour(self.cleaned_data["primary_colour"])
 
     def clean_text_colour(self) -> str:
-        return str(self.cleaned_data["text_colour"]).lower()
+        return _colour(self.cleaned_data["text_colour"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
