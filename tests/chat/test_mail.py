@@ -86,8 +86,8 @@ async def test_without_a_mailbox_leaving_a_message_is_refused_clearly(chat_chann
 async def test_a_transcript_is_mailed_as_an_automatic_message_and_rate_limited(
     with_mailbox: Mailbox,
     available_agent: Any,
-    smtp_server: SMTPServer,
-    settings: Any,  # noqa: F811
+    smtp_server: SMTPServer,  # noqa: F811
+    settings: Any,
 ) -> None:
     settings.CHAT_TRANSCRIPTS_PER_HOUR = 2
     socket = visitor_socket()
