@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -62,7 +62,8 @@ class ChatChannelForm(forms.ModelForm):
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="The key the host site signs its users' ids with (see the docs). Leave blank to keep the stored "
-        "one (a new channel gets a random one); 'generate' makes a new random one. Stored encrypted, never shown.",
+        "one (a new channel gets a random one); 'generate' makes a new random one, shown once after saving. "
+        "Stored encrypted, never shown again.",
     )
 
     class Meta:
@@ -144,8 +145,9 @@ class ChatChannelForm(forms.ModelForm):
         except credentials.CredentialsUnreadable:
             stored = {}
         entered = str(self.cleaned_data.get("identity_secret") or "")
+        self.generated_secret = ""
         if entered == GENERATE or (not entered and not stored.get("identity_secret")):
-            entered = secrets.token_urlsafe(32)
+            entered = self.generated_secret = secrets.token_urlsafe(32)
         if entered:
             stored["identity_secret"] = entered
         account.credentials_encrypted = credentials.encrypt(stored)
@@ -180,6 +182,17 @@ class ChatChannelAdmin(admin.ModelAdmin):
         ("Pre-chat form", {"fields": ["prechat_name", "prechat_email", "prechat_topic", "topics"]}),
         ("Identity verification", {"fields": ["identity_secret", "secret"]}),
     ]
+
+    def save_model(self, request: HttpRequest, obj: ChatChannel, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if getattr(form, "generated_secret", ""):
+            # Shown this once, to whoever saved it: the host site needs it to sign its users' ids.
+            self.message_user(
+                request,
+                f"New identity secret of {obj.key}: {form.generated_secret} — put it in your site's configuration "
+                "now; it is stored encrypted and will not be shown again.",
+                messages.WARNING,
+            )
 
     @admin.display(description="Queue")
     def queue(self, channel: ChatChannel) -> str:

@@ -56,6 +56,9 @@ def test_a_channel_is_saved_with_its_account_a_generated_secret_and_its_queue_ru
     assert channel.primary_colour == "#0b5394"
     secret = stored_credentials(channel.account)["identity_secret"]
     assert len(secret) >= 32  # generated: none was typed
+    shown = admin_client.get(response["Location"]).content.decode()
+    assert secret in shown  # once, to the admin who saved it
+    assert secret not in admin_client.get(f"/admin/chat/chatchannel/{channel.pk}/change/").content.decode()
     rule = RoutingRule.objects.get(account=channel.account)
     assert rule.queue == queue
 
