@@ -316,17 +316,42 @@ def do_leave_message(
     check_message_rate(visitor, address)
     display_name = _text(name) or visitor.name or sender
     key = uuid.uuid4()
+    message_id = f"chat-left-{key}@{mailbox.address.rpartition('@')[2]}"
+    subject = f"Message left on the web chat ({visitor.channel.name})"[:200]
     post = InboundPost(
         platform=Platform.EMAIL,
         channel=Channel.EMAIL,
-        external_id=f"chat-left-{key}@{mailbox.address.rpartition('@')[2]}",
+        external_id=message_id,
         thread_key=f"chat-left:{key}",
         author=Author(platform=Platform.EMAIL, external_id=sender, handle=sender, display_name=display_name),
         text=body,
         sent_at=now,
         account_id=mailbox.account_id,
-        subject=f"Message left on the web chat ({visitor.channel.name})"[:200],
-        raw={"chat": {"left_by_visitor": str(visitor.pk), "channel": visitor.channel.key}},
+        subject=subject,
+        raw={
+            # The shape of a received mail's summary (parsing.ParsedEmail.summary), so replies and the console
+            # treat it as the customer's mail: addressed to them, threaded under this Message-ID.
+            "email": {
+                "message_id": message_id,
+                "in_reply_to": "",
+                "references": [],
+                "subject": subject,
+                "from": sender,
+                "from_name": display_name,
+                "reply_to": "",
+                "to": [mailbox.address],
+                "cc": [],
+                "recipient_count": 1,
+                "date": now.isoformat(),
+                "auto": "",
+                "no_auto_response": False,
+                "html": False,
+                "attachments": [],
+                "bounce": None,
+                "content_hash": "",
+            },
+            "chat": {"left_by_visitor": str(visitor.pk), "channel": visitor.channel.key},
+        },
         thread_resolved=True,
     )
     ingest([post])

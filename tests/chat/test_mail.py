@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from chat.models import ChatChannel
 from core.models import Channel, Conversation, Message
@@ -120,3 +121,32 @@ async def test_no_transcript_before_any_message(with_mailbox: Mailbox, smtp_serv
     assert (await receive_until(socket, "error"))["code"] == "no_chat"
     assert smtp_server.received == []
     await socket.disconnect()
+
+
+async def test_the_left_message_is_answered_by_email_through_the_outbox(
+    with_mailbox: Mailbox,
+    agent: Any,
+    smtp_server: SMTPServer,
+    eager_tasks: None,  # noqa: F811
+) -> None:
+    socket = visitor_socket()
+    await say_hello(socket)
+    await socket.send_json_to({"type": "leave_message", "name": "Dana", "email": "dana@example.org", "text": "Call?"})
+    left = await receive_until(socket, "left")
+    await socket.disconnect()
+    await sync_to_async(answer_by_mail)(left["id"], agent)
+    assert [mail.rcpt_tos for mail in smtp_server.received] == [("dana@example.org",)]
+    body = smtp_server.received[0].message.get_body(preferencelist=("plain",))
+    assert body is not None and "We will call you tomorrow." in body.get_content()
+
+
+def answer_by_mail(message_id: int, agent: Any) -> None:
+    from core.actions import do_assign_conversation
+    from responses.actions import do_send_reply
+
+    conversation = Message.objects.get(pk=message_id).conversation
+    assert conversation is not None
+    conversation = do_assign_conversation(conversation, agent)
+    reply = do_send_reply(conversation, agent, "We will call you tomorrow.")
+    reply.refresh_from_db()
+    assert reply.delivery == "sent", reply.delivery_error
