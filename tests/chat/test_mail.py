@@ -127,7 +127,7 @@ async def test_the_left_message_is_answered_by_email_through_the_outbox(
     with_mailbox: Mailbox,
     agent: Any,
     smtp_server: SMTPServer,
-    eager_tasks: None,  # noqa: F811
+    eager_tasks: None,
 ) -> None:
     socket = visitor_socket()
     await say_hello(socket)
