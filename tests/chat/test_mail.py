@@ -126,7 +126,7 @@ async def test_no_transcript_before_any_message(with_mailbox: Mailbox, smtp_serv
 async def test_the_left_message_is_answered_by_email_through_the_outbox(
     with_mailbox: Mailbox,
     agent: Any,
-    smtp_server: SMTPServer,
+    smtp_server: SMTPServer,  # noqa: F811
     eager_tasks: None,
 ) -> None:
     socket = visitor_socket()
