@@ -231,6 +231,8 @@ def do_receive_chat_message(
     now = now or timezone.now()
     text = check_chat_text(text)
     message_uuid = check_client_id(client_id)
+    # Another tab may have ended the chat, or said who the visitor is, since this socket's hello.
+    visitor.refresh_from_db(fields=["thread_number", "name", "email", "verified_id", "identity_unverified", "topic"])
     external_id = f"chat:{message_uuid}"
     stored = Message.objects.filter(platform=Platform.CHAT, external_id=external_id).first()
     if stored is not None:
