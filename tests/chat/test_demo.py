@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def seed() -> None:
-    call_command("seed_demo", posts=0, emails=0, stdout=StringIO())
+    call_command("seed_demo", posts=0, emails=0, force=True, stdout=StringIO())
 
 
 def test_seed_demo_makes_the_demo_channel_once(settings: Any) -> None:
