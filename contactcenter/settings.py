@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "routing",
     "monitoring",
     "responses",
+    "chat",
     "reporting",
     "quality",
     "contactcenter",  # the project itself: the serve and seed_demo commands
@@ -422,6 +423,22 @@ EMAIL_REPLY_ATTACHMENT_MAX_FILES = env.integer("EMAIL_REPLY_ATTACHMENT_MAX_FILES
 
 # RFC 3834 5: automatic messages of ours (survey invitations, acknowledgements) to one address in 24 hours.
 EMAIL_AUTO_REPLY_LIMIT_PER_DAY = env.integer("EMAIL_AUTO_REPLY_LIMIT_PER_DAY", 3, minimum=0)
+# --- Web chat (chat channels are configured in the admin) -----------------------------
+CHAT_VISITOR_TOKEN_MAX_AGE_DAYS = env.integer("CHAT_VISITOR_TOKEN_MAX_AGE_DAYS", 30, minimum=1, maximum=3650)
+"""How long a visitor's token (kept by the widget) stays valid; an older one starts a new visitor."""
+CHAT_IDENTITY_MAX_AGE_SECONDS = env.integer("CHAT_IDENTITY_MAX_AGE_SECONDS", 600, minimum=10, maximum=86_400)
+"""How far an identity signature's timestamp may be from now and still verify (a replay window)."""
+CHAT_MAX_FRAME_BYTES = env.integer("CHAT_MAX_FRAME_BYTES", 16 * 1024, minimum=1024, maximum=1024 * 1024)
+"""The largest websocket frame a visitor may send; a larger one is refused with an error frame."""
+CHAT_MAX_MESSAGE_CHARS = env.integer("CHAT_MAX_MESSAGE_CHARS", 2_000, minimum=100, maximum=100_000)
+"""The longest chat message a visitor may send."""
+CHAT_MESSAGES_PER_MINUTE = env.integer("CHAT_MESSAGES_PER_MINUTE", 30, minimum=1, maximum=10_000)
+"""Messages (and left messages, transcripts) per minute per visitor and per IP address; more are refused."""
+CHAT_ABANDON_AFTER_SECONDS = env.integer("CHAT_ABANDON_AFTER_SECONDS", 120, minimum=10, maximum=86_400)
+"""A visitor gone this long before any agent answered: the chat is an abandon in the ledger."""
+CHAT_TRANSCRIPTS_PER_HOUR = env.integer("CHAT_TRANSCRIPTS_PER_HOUR", 3, minimum=0, maximum=1_000)
+"""Transcripts one visitor may have mailed per hour."""
+
 EMAIL_BACKEND = env.text("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.text("EMAIL_HOST", "localhost")
 EMAIL_PORT = env.integer("EMAIL_PORT", 25, minimum=1, maximum=65535)

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from console import chat_views
 from console import conversation_views as conversation
 from console import views as console_views
 from contactcenter import health
@@ -38,6 +39,8 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/work/close/", conversation.close_work, name="close-work"),
     path("conversations/<int:conversation_id>/transfer/", conversation.transfer, name="transfer"),
     path("conversations/<int:conversation_id>/escalate/", conversation.escalate, name="escalate"),
+    path("conversations/<int:conversation_id>/chat/typing/", chat_views.chat_typing, name="chat-typing"),
+    path("conversations/<int:conversation_id>/chat/read/", chat_views.chat_read, name="chat-read"),
     path("conversations/<int:conversation_id>/notes/", conversation.add_note, name="add-note"),
     path("conversations/<int:conversation_id>/templates/", conversation.template_search, name="template-search"),
     path(

@@ -35,6 +35,7 @@ class Channel(models.TextChoices):
     SANDBOX_PUBLIC = "sandbox_public", "Sandbox public post"
     SANDBOX_PRIVATE = "sandbox_private", "Sandbox private message"
     EMAIL = "email", "Email"
+    CHAT = "chat", "Web chat"
 
     @classmethod
     def platform_of(cls, channel: str) -> str:

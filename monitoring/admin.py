@@ -31,8 +31,10 @@ from monitoring.triage import TriageRules
 from routing.models import Skill
 from routing.placement import ContactFacts, Placer
 
+OWN_ADMIN = (SocialPlatform.EMAIL, SocialPlatform.CHAT)
+"""Platforms whose accounts are made and edited with their source: under Mailboxes, and under Chat channels."""
 SECRET_FIELDS = sorted(
-    {name for platform, names in credentials.FIELDS.items() if platform != SocialPlatform.EMAIL for name in names}
+    {name for platform, names in credentials.FIELDS.items() if platform not in OWN_ADMIN for name in names}
 )
 """The social platforms' credentials; a mailbox's passwords are set under Mailboxes (``admin_mailboxes``)."""
 
@@ -66,10 +68,13 @@ class SocialAccountForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # A mailbox's account is made, with its servers, under Mailboxes.
+        # A mailbox's account is made, with its servers, under Mailboxes; a chat channel's under Chat channels.
         platform = self.fields["platform"]
         assert isinstance(platform, forms.ChoiceField)
-        platform.choices = [("", "---------"), *((v, label) for v, label in SocialPlatform.choices if v != "email")]
+        platform.choices = [
+            ("", "---------"),
+            *((v, label) for v, label in SocialPlatform.choices if v not in OWN_ADMIN),
+        ]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -125,7 +130,7 @@ class SocialAccountAdmin(admin.ModelAdmin):
     actions = ["poll_now", "enable"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SocialAccount]:
-        return super().get_queryset(request).exclude(platform=SocialPlatform.EMAIL)
+        return super().get_queryset(request).exclude(platform__in=OWN_ADMIN)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         return [

@@ -23,6 +23,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "facebook": ("page_access_token",),
     "sandbox": (),
     "email": ("imap_password", "smtp_password"),
+    "chat": ("identity_secret",),
 }
 
 

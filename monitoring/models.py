@@ -23,6 +23,7 @@ class SocialPlatform(models.TextChoices):
     FACEBOOK = Platform.FACEBOOK.value, Platform.FACEBOOK.label
     SANDBOX = Platform.SANDBOX.value, Platform.SANDBOX.label
     EMAIL = Platform.EMAIL.value, Platform.EMAIL.label
+    CHAT = Platform.CHAT.value, Platform.CHAT.label
 
 
 class PollState(models.Model):

@@ -265,6 +265,9 @@ _SANDBOX_MESSAGE = _Rules(
 # counter for it) and stays far below what the mail servers refuse (``EMAIL_MAX_MESSAGE_BYTES``).
 _EMAIL = _Rules(100_000, False, "An email reply allows {limit} characters; this reply has {length}.")
 
+# Our own web chat: no window (the visitor's widget loads the chat whenever it reconnects); a chat message is short.
+_CHAT = _Rules(2_000, False, "A web chat message allows {limit} characters; this reply has {length}.")
+
 _PUBLIC_RULES: dict[str, _Rules] = {
     Channel.X_PUBLIC: _X_POST,
     Channel.X_DM: _X_DIRECT_MESSAGE,
@@ -273,6 +276,7 @@ _PUBLIC_RULES: dict[str, _Rules] = {
     Channel.SANDBOX_PUBLIC: _SANDBOX_POST,
     Channel.SANDBOX_PRIVATE: _SANDBOX_MESSAGE,
     Channel.EMAIL: _EMAIL,
+    Channel.CHAT: _CHAT,
 }
 # Answering privately on a public channel: an X DM to the author, a Facebook
 # private reply to the comment, a sandbox private message. On a private channel

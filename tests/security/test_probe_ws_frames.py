@@ -109,4 +109,5 @@ def test_every_production_web_command_goes_through_serve_which_bounds_messages(p
     assert "uvicorn contactcenter.asgi:application" not in text
     assert '"uvicorn", "contactcenter.asgi:application"' not in text
     serve = (Path(__file__).resolve().parents[2] / "contactcenter/management/commands/serve.py").read_text()
-    assert "ws_max_size=MAX_MESSAGE_BYTES" in serve
+    # The bound covers the visitors' chat socket too (docs/chat.md): four times its frame limit, 64 KiB by default.
+    assert "ws_max_size=max(MAX_MESSAGE_BYTES, 4 * settings.CHAT_MAX_FRAME_BYTES)" in serve

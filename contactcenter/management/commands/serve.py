@@ -75,8 +75,10 @@ class Command(BaseCommand):
                 log_level=None,
                 proxy_headers=bool(settings.TRUSTED_PROXIES),
                 forwarded_allow_ips=settings.TRUSTED_PROXIES or None,
-                # Refused (1009) before it is buffered whole; the consumer checks the same bound.
-                ws_max_size=MAX_MESSAGE_BYTES,
+                # Refused (1009) before it is buffered whole; each consumer checks its own bound below it (the
+                # agents' socket MAX_MESSAGE_BYTES; the chat's CHAT_MAX_FRAME_BYTES, answered with an error frame
+                # up to four times that, so a visitor's slightly long message keeps the socket open).
+                ws_max_size=max(MAX_MESSAGE_BYTES, 4 * settings.CHAT_MAX_FRAME_BYTES),
             )
         finally:
             for child in children:

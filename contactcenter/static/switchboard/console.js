@@ -214,6 +214,44 @@
     });
   }
 
+  // --- Web chat: the customer's typing indicator; ours and our read receipts to the customer ----------------
+  var chat = document.querySelector("[data-conversation][data-chat-typing]");
+  var typingShown = document.querySelector("[data-chat-typing-shown]");
+  var conversationId = document.querySelector("[data-conversation]");
+  var typingOff = null;
+  document.addEventListener("switchboard:chat", function (event) {
+    var detail = event.detail;
+    if (!typingShown || !conversationId || String(detail.conversation) !== conversationId.getAttribute("data-conversation")) { return; }
+    if (detail.op === "typing") {
+      typingShown.hidden = !detail.on;
+      clearTimeout(typingOff);  // a lost "stopped" must not leave it shown for ever
+      if (detail.on) { typingOff = setTimeout(function () { typingShown.hidden = true; }, 10000); }
+    }
+  });
+  function chatPost(url, fields) {
+    var body = new FormData();
+    Object.keys(fields).forEach(function (name) { body.append(name, fields[name]); });
+    fetch(url, {method: "POST", credentials: "same-origin", headers: {"X-CSRFToken": csrf()}, body: body});
+  }
+  if (chat) {
+    var typing = false;
+    var stopTyping = debounce(function () { typing = false; chatPost(chat.getAttribute("data-chat-typing"), {on: "0"}); }, 3000);
+    var box = document.querySelector("[data-reply]");
+    if (box) {
+      box.addEventListener("input", function () {
+        if (!typing) { typing = true; chatPost(chat.getAttribute("data-chat-typing"), {on: "1"}); }
+        stopTyping();
+      });
+    }
+    var markRead = function () {
+      var last = Array.prototype.slice.call(document.querySelectorAll(".thread article.message.in[id^='m']")).pop();
+      if (last && document.visibilityState === "visible") { chatPost(chat.getAttribute("data-chat-read"), {up_to: last.id.slice(1)}); }
+    };
+    markRead();
+    document.addEventListener("switchboard:refreshed", markRead);
+    document.addEventListener("visibilitychange", markRead);
+  }
+
   // --- Keyboard shortcuts ---------------------------------------------------------------
   var rows = function () { return Array.prototype.slice.call(document.querySelectorAll("[data-inbox] tr[data-href]")); };
   var current = -1;

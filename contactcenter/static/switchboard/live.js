@@ -56,6 +56,8 @@
       notify(event.breached.length + " conversation(s) breached their SLA", "/");
     }
     if (event.type === "conversations" || event.type === "sla") { refreshAll(event.ids); }
+    // A web chat's typing and read receipts: console.js shows them on the conversation's page.
+    if (event.type === "chat") { document.dispatchEvent(new CustomEvent("switchboard:chat", {detail: event})); }
     // Presence changes (ids are user ids, not conversations) refresh only the regions that show agents.
     if (event.type === "agents") { refreshAll(null, "[data-live-refresh][data-live-agents]"); }
     // An offer rang or closed for this agent: only the inbox's offer region (offers.js rings and notifies).
