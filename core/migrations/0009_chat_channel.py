@@ -6,17 +6,17 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('routing', '0004_email_signature'),
+        ('core', '0008_offer_event_kinds'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='channelweight',
+            model_name='conversation',
             name='channel',
-            field=models.CharField(choices=[('x_public', 'X public reply'), ('x_dm', 'X direct message'), ('facebook_public', 'Facebook comment'), ('facebook_messenger', 'Facebook Messenger'), ('sandbox_public', 'Sandbox public post'), ('sandbox_private', 'Sandbox private message'), ('email', 'Email'), ('chat', 'Web chat')], max_length=32, unique=True),
+            field=models.CharField(choices=[('x_public', 'X public reply'), ('x_dm', 'X direct message'), ('facebook_public', 'Facebook comment'), ('facebook_messenger', 'Facebook Messenger'), ('sandbox_public', 'Sandbox public post'), ('sandbox_private', 'Sandbox private message'), ('email', 'Email'), ('chat', 'Web chat')], max_length=32),
         ),
         migrations.AlterField(
-            model_name='routingrule',
+            model_name='event',
             name='channel',
             field=models.CharField(blank=True, choices=[('x_public', 'X public reply'), ('x_dm', 'X direct message'), ('facebook_public', 'Facebook comment'), ('facebook_messenger', 'Facebook Messenger'), ('sandbox_public', 'Sandbox public post'), ('sandbox_private', 'Sandbox private message'), ('email', 'Email'), ('chat', 'Web chat')], max_length=32),
         ),

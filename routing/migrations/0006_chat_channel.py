@@ -6,17 +6,17 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0007_email_channel_attachments'),
+        ('routing', '0005_offers'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='conversation',
+            model_name='channelweight',
             name='channel',
-            field=models.CharField(choices=[('x_public', 'X public reply'), ('x_dm', 'X direct message'), ('facebook_public', 'Facebook comment'), ('facebook_messenger', 'Facebook Messenger'), ('sandbox_public', 'Sandbox public post'), ('sandbox_private', 'Sandbox private message'), ('email', 'Email'), ('chat', 'Web chat')], max_length=32),
+            field=models.CharField(choices=[('x_public', 'X public reply'), ('x_dm', 'X direct message'), ('facebook_public', 'Facebook comment'), ('facebook_messenger', 'Facebook Messenger'), ('sandbox_public', 'Sandbox public post'), ('sandbox_private', 'Sandbox private message'), ('email', 'Email'), ('chat', 'Web chat')], max_length=32, unique=True),
         ),
         migrations.AlterField(
-            model_name='event',
+            model_name='routingrule',
             name='channel',
             field=models.CharField(blank=True, choices=[('x_public', 'X public reply'), ('x_dm', 'X direct message'), ('facebook_public', 'Facebook comment'), ('facebook_messenger', 'Facebook Messenger'), ('sandbox_public', 'Sandbox public post'), ('sandbox_private', 'Sandbox private message'), ('email', 'Email'), ('chat', 'Web chat')], max_length=32),
         ),
