@@ -10,7 +10,7 @@ pytest-django reads Django's settings, in the controller and in every worker (``
   events would reach another worker's sockets. The environment is rewritten, not only Django's settings,
   because those tests pass it on to the processes they start.
 - Module-scoped fixtures (a real server started once for a module's tests): every test of such a module gets
-  the module's ``xdist_group`` mark, and ``--dist loadgroup`` (the Makefile's) sends them all to one worker, so
+  the module's ``xdist_group`` mark, and ``--dist loadgroup`` (in the same addopts) sends them all to one worker, so
   the server starts once, not once per worker. Other tests are spread one by one.
 - Ports, data folders and scratch databases are already private to a test or a process: servers listen on a
   free port the kernel picks, ``DATA_DIR`` is the test's ``tmp_path`` (each worker has its own base temp
