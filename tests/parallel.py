@@ -9,9 +9,10 @@ pytest-django reads Django's settings, in the controller and in every worker (``
   Celery would take the tasks another worker's test enqueued (for rows in another database), and realtime
   events would reach another worker's sockets. The environment is rewritten, not only Django's settings,
   because those tests pass it on to the processes they start.
-- Module-scoped fixtures (a real server started once for a module's tests): every test of such a module gets
-  the module's ``xdist_group`` mark, and ``--dist loadgroup`` (in the same addopts) sends them all to one worker, so
-  the server starts once, not once per worker. Other tests are spread one by one.
+- Servers started once for a module (module-scoped fixtures): ``--dist loadfile`` (in the same addopts) runs
+  each test file whole on one worker, so they start once, not once per worker. (``--dist loadgroup`` with
+  ``xdist_group`` marks would group finer, but pytest-xdist 3.8 cannot group under pytest 9.2's node ids:
+  pytest-dev/pytest-xdist#1386.)
 - Ports, data folders and scratch databases are already private to a test or a process: servers listen on a
   free port the kernel picks, ``DATA_DIR`` is the test's ``tmp_path`` (each worker has its own base temp
   folder), and scratch PostgreSQL databases are named after the process id.
@@ -21,8 +22,6 @@ from __future__ import annotations
 
 import os
 from urllib.parse import urlsplit, urlunsplit
-
-import pytest
 
 REDIS_DATABASES = 16
 """redis-server's default ``databases``: the highest database a worker may take is 15."""
@@ -54,19 +53,3 @@ def _isolate_redis() -> None:
 
 
 _isolate_redis()
-
-SHARED_SCOPES = {"class", "module"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if isinstance(item, pytest.Function) and _fixture_scopes(item) & SHARED_SCOPES:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-
-
-def _fixture_scopes(test: pytest.Function) -> set[str]:
-    """The scopes of the suite's own fixtures ``test`` uses, directly or through others (not the plugins':
-    pytest-django's class-scoped autouse fixture is everywhere, and costs nothing outside unittest classes)."""
-    definitions = test._fixtureinfo.name2fixturedefs.values()
-    return {d.scope for stack in definitions for d in stack if d.func.__module__.startswith("tests.")}
