@@ -30,9 +30,12 @@ run: install
 	else echo "DATABASE_URL is set: not seeding demo users (python manage.py seed_demo --force does)."; fi
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
-## test: the whole suite; on PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set
+## test: the whole suite; on PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set.
+## In TEST_WORKERS processes (pytest-xdist; tests/parallel.py says what each keeps to itself);
+## TEST_WORKERS=0 runs it in this one process (or PYTEST_ARGS="-n 0"); PYTEST_ARGS="-k name" picks tests
+TEST_WORKERS ?= 2
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## lint: ruff, mypy and the import layers (lint-imports, contracts in pyproject.toml), as CI runs them
 lint: install-dev

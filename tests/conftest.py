@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from agents.actions import do_create_user
 from agents.models import Team
-from contactcenter.celery import app as celery_app
 from core.models import Channel
 from core.posts import Author, InboundPost
 from core.roles import ADMIN, AGENT, SUPERVISOR
 from routing.models import Queue, SLAPolicy
+from tests.eager import tasks_run_eagerly
 
 _ids = itertools.count(1)
 
@@ -32,10 +32,8 @@ def _test_settings(settings: Any, tmp_path: Any) -> None:
 def eager_tasks(settings: Any) -> Iterator[None]:
     """Tasks run in the caller once the transaction commits, also when a Redis broker is configured."""
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
-    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield
-    celery_app.conf.update(saved)
+    with tasks_run_eagerly():
+        yield
 
 
 @pytest.fixture

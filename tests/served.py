@@ -1,6 +1,7 @@
 """A real ``manage.py serve`` (uvicorn, as ``make run`` and the Docker image start it) for end-to-end probes.
 
-Embedded mode in a temporary folder: its own SQLite database, migrated, with the users a test asks for
+Embedded mode in a temporary folder: its own SQLite database (a copy of one migrated once per test process:
+migrating costs seconds, copying milliseconds), with the users a test asks for
 (made through ``do_create_user``), on a free port. Everything the server writes (stdout and stderr, the
 access log among it) goes to one log file the test can read. The server's process group is stopped at
 the end, whatever happened.
@@ -8,11 +9,15 @@ the end, whatever happened.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
+import functools
 import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,10 +25,30 @@ import requests
 
 from tests.processes import Process, free_port, manage, wait_until
 
-CREATE_AGENT = (
-    "from agents.actions import do_create_user; from core.roles import AGENT; "
-    "do_create_user({username!r}, {password!r}, role=AGENT, first_name={username!r}.title())"
+CREATE_AGENTS = (
+    "from agents.actions import do_create_user; from core.roles import AGENT\n"
+    "for username, password in {users!r}.items():\n"
+    "    do_create_user(username, password, role=AGENT, first_name=username.title())"
 )
+
+
+DATABASE = "switchboard.sqlite3"
+"""The embedded database's file in DATA_DIR (contactcenter/settings.py)."""
+
+
+@functools.cache
+def migrated_folder() -> Path:
+    """A DATA_DIR whose database ``manage.py migrate`` has made, once for this process; removed at its exit."""
+    folder = Path(tempfile.mkdtemp(prefix="sb-migrated-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    inherited = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    manage({**inherited, "DATA_DIR": str(folder), "SANDBOX_ENABLED": "false"}, "migrate", "--noinput", "-v0")
+    return folder
+
+
+def copy_migrated_database(folder: Path) -> None:
+    for part in migrated_folder().glob(f"{DATABASE}*"):  # with its -wal and -shm files, if SQLite left them
+        shutil.copy2(part, folder / part.name)
 
 
 @dataclasses.dataclass
@@ -64,9 +89,9 @@ def served(
         "PYTHONUNBUFFERED": "1",
         **(settings or {}),
     }
-    manage(env, "migrate", "--noinput", "-v0")
-    for username, password in (users or {}).items():
-        manage(env, "shell", "-c", CREATE_AGENT.format(username=username, password=password))
+    copy_migrated_database(folder)
+    if users:
+        manage(env, "shell", "-c", CREATE_AGENTS.format(users=users))  # one process for them all: each costs a second
     port = free_port()
     command = command or [sys.executable, "manage.py", "serve", "--no-workers", "--port", "{port}"]
     process = Process("serve", [part.replace("{port}", str(port)) for part in command], env, folder)

@@ -34,13 +34,13 @@ from requests_mock import Mocker
 from agents.actions import do_create_user, do_set_presence
 from agents.models import AgentProfile, Team
 from contactcenter.asgi import application
-from contactcenter.celery import app as celery_app
 from core.models import Conversation, Delivery, Direction, Message
 from core.models import ConversationState as S
 from core.roles import AGENT
 from monitoring.models import SocialAccount
 from responses.models import ResponseTemplate
 from routing.models import Queue
+from tests.eager import tasks_run_eagerly
 
 playwright = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (requirements-dev.txt)")
 expect = playwright.expect
@@ -103,10 +103,8 @@ def live_settings(settings: Any) -> Iterator[None]:
     # is no worker), and events travel through the in-process layer to the browser.
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
-    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield
-    celery_app.conf.update(saved)
+    with tasks_run_eagerly():
+        yield
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from django.utils import timezone
 from requests_mock import Mocker
 
 from agents.actions import do_create_user
-from contactcenter.celery import app as celery_app
 from core.models import Conversation, Message
 from core.models import ConversationState as S
 from core.roles import ADMIN, AGENT
@@ -33,6 +32,7 @@ from monitoring.pipeline import IngestStats
 from monitoring.polling import LEASE, claim_due, do_poll_account, do_poll_query
 from monitoring.tasks import schedule_due_polls
 from routing.models import Queue
+from tests.eager import tasks_run_eagerly
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 X_API = "https://api.twitter.com"  # tweepy's host is fixed; mocks on api.x.com would never be hit.
@@ -96,10 +96,8 @@ def clock() -> Iterator[time_machine.Traveller]:
 @pytest.fixture
 def eager_tasks() -> Iterator[None]:
     """Tasks run in the caller, also when a Redis broker is configured."""
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
-    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield
-    celery_app.conf.update(saved)
+    with tasks_run_eagerly():
+        yield
 
 
 @pytest.fixture

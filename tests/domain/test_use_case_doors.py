@@ -98,9 +98,10 @@ def subscriber(db: None) -> WebhookEndpoint:
 
 @pytest.fixture
 def run(
-    django_capture_on_commit_callbacks: Callable[..., Any], subscriber: WebhookEndpoint, agent: Any
+    django_capture_on_commit_callbacks: Callable[..., Any], subscriber: WebhookEndpoint, agent: Any, eager_tasks: None
 ) -> Iterator[Callable[[Conversation, Callable[[], Any]], Effects]]:
-    """Run a door's request as production does (after-commit work included) and say what it did."""
+    """Run a door's request as production does (after-commit work included, the tasks it hands a worker too)
+    and say what it did."""
     floors: list[Floor] = []
 
     def measure(conversation: Conversation, door: Callable[[], Any]) -> Effects:
