@@ -17,7 +17,8 @@ from responses.actions import do_send_reply
 from tests.chat.conftest import SECRET, new_id, receive_until, say_hello, visitor_socket
 from tests.sockets import open_socket, session_key
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+# Tasks run in the test (eagerly) also on Redis: the router, started by capture, must have run when a test looks.
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
 
 def signature(user_id: str, timestamp: int, secret: str = SECRET) -> str:
