@@ -65,7 +65,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         key = str(self.scope["url_route"]["kwargs"]["key"])
         channel = await database_sync_to_async(channel_for)(key)
         origin = origin_of(self.scope)
-        if channel is None or not origin or origin not in channel.origins():
+        if channel is None or not channel.allows_origin(origin):
             logger.info("chat socket for %r refused: origin %r not allowed", key[:64], origin[:100])
             await self.close(code=FORBIDDEN)
             return

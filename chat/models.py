@@ -73,6 +73,11 @@ class ChatChannel(models.Model):
     def origins(self) -> list[str]:
         return [line.strip().rstrip("/").lower() for line in self.allowed_origins.splitlines() if line.strip()]
 
+    def allows_origin(self, origin: str) -> bool:
+        """Whether a page at ``origin`` (an ``Origin`` header) may use this channel: the websocket and HTTP check."""
+        origin = origin.strip().rstrip("/").lower()
+        return bool(origin) and origin in self.origins()
+
     def topic_list(self) -> list[str]:
         return [line.strip() for line in self.topics.splitlines() if line.strip()]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Min
 
 from agents.models import Presence
@@ -115,3 +116,28 @@ def history(visitor: Visitor) -> tuple[Conversation | None, list[dict[str, Any]]
         .order_by("-sent_at", "-id")[:HISTORY_LIMIT]
     )
     return conversation, [message_frame(message) for message in reversed(list(messages))]
+
+
+def widget_config(channel: ChatChannel, now: datetime) -> dict[str, Any]:
+    """What the widget needs before a visitor writes (``GET /chat/<key>/config/``): look, texts, pre-chat, online.
+
+    The widget's own texts (buttons, labels in en/es/fr/de) are the widget's; these are the channel's.
+    """
+    return {
+        "key": channel.key,
+        "name": channel.name,
+        "colours": {"primary": channel.primary_colour, "text": channel.text_colour},
+        "greeting": channel.greeting,
+        "offline_text": channel.offline_text,
+        "business_hours_text": channel.business_hours_text,
+        "prechat": {
+            "name": channel.prechat_name,
+            "email": channel.prechat_email,
+            "topic": channel.prechat_topic,
+            "topics": channel.topic_list(),
+        },
+        "leave_message": channel.mailbox_id is not None,
+        "transcripts": channel.mailbox_id is not None,
+        "max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS,
+        "online": channel_online(channel, now),
+    }

@@ -77,3 +77,16 @@ def test_the_read_endpoint_refuses_a_message_of_another_conversation(
     response = client.post(f"/conversations/{first.pk}/chat/read/", {"up_to": other_message.pk})
     assert response.status_code == 400
     assert client.post(f"/conversations/{first.pk}/chat/read/", {"up_to": "x"}).status_code == 400
+
+
+def test_the_widget_config_says_what_the_channel_offers(chat_channel: ChatChannel, available_agent: Any) -> None:
+    from django.utils import timezone
+
+    from chat.queries import widget_config
+
+    config = widget_config(chat_channel, timezone.now())
+    assert config["colours"] == {"primary": "#0b5394", "text": "#ffffff"}
+    assert config["online"] is True and config["leave_message"] is False and config["max_message_chars"] == 2000
+    assert chat_channel.allows_origin("https://www.agency.example/")
+    assert not chat_channel.allows_origin("https://www.agency.example.evil.example")
+    assert not chat_channel.allows_origin("")

@@ -374,3 +374,38 @@ async def test_an_assigned_chat_stays_online_for_its_visitor(chat_channel: ChatC
     newcomer = visitor_socket()
     assert (await say_hello(newcomer))["online"] is False
     await newcomer.disconnect()
+
+
+async def test_an_open_socket_is_told_when_the_chat_goes_offline(
+    chat_channel: ChatChannel, available_agent: Any, monkeypatch: Any
+) -> None:
+    from agents.actions import do_set_presence
+    from chat import consumers
+
+    monkeypatch.setattr(consumers, "STATUS_EVERY_SECONDS", 0.2)
+    socket = visitor_socket()
+    assert (await say_hello(socket))["online"] is True
+    profile = await sync_to_async(lambda: available_agent.agent_profile)()
+    await sync_to_async(do_set_presence)(profile, "busy")
+    assert await receive_until(socket, "status") == {"type": "status", "online": False}
+    await socket.disconnect()
+
+
+async def test_a_visitor_who_comes_back_in_time_is_not_abandoned(
+    chat_channel: ChatChannel, available_agent: Any, settings: Any
+) -> None:
+    import time_machine
+
+    from chat.tasks import abandon_gone_visitors
+
+    socket = visitor_socket()
+    welcome = await say_hello(socket)
+    await send_message(socket, "Reloading the page")
+    await socket.disconnect()
+    back = visitor_socket()
+    await say_hello(back, token=welcome["token"])
+    with time_machine.travel(time.time() + settings.CHAT_ABANDON_AFTER_SECONDS + 5, tick=False):
+        assert await sync_to_async(abandon_gone_visitors)() == 0
+    conversation = await sync_to_async(conversation_of)(visitor_id_of(welcome["token"]))
+    assert conversation.state != ConversationState.CLOSED
+    await back.disconnect()

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from agents.actions import do_create_user, do_set_agent_skill, do_set_presence
 from agents.models import AgentProfile, Team
+from chat.demo import seed_demo_chat_channel
 from core.models import Conversation
 from core.roles import ADMIN, AGENT, SUPERVISOR
 from monitoring.demo import DEMO_ADDRESS, DEMO_MAILBOX, seed_demo_mailbox, seed_triage_rules
@@ -138,7 +139,14 @@ class Command(BaseCommand):
             title="Reading the outage map",
             defaults={"body": "The outage map updates every 5 minutes; a fixed area can take 30 minutes to come back."},
         )
-        seed_demo_mailbox(letters)
+        mailbox = seed_demo_mailbox(letters)
+        chat_sla, _ = SLAPolicy.objects.get_or_create(
+            name="Chat", defaults={"first_response_seconds": 60, "next_response_seconds": 120}
+        )
+        chats, _ = Queue.objects.get_or_create(
+            name="Chat", defaults={"priority": 20, "sla_policy": chat_sla, "description": "The demo web chat."}
+        )
+        seed_demo_chat_channel(chats, mailbox)
         SocialAccount.objects.get_or_create(
             platform="sandbox",
             external_id="0",
@@ -193,6 +201,7 @@ class Command(BaseCommand):
             QaForm.objects.filter(pk=form.pk).update(active=True)  # active once it has its criteria
         for channel in ("sandbox_private", "x_dm", "facebook_messenger", "email"):
             ChannelWeight.objects.get_or_create(channel=channel, defaults={"weight": 2})
+        ChannelWeight.objects.get_or_create(channel="chat", defaults={"weight": 3})  # three chats at once
         User = get_user_model()
         created = 0
         for username, password, role, first, last, team_name in DEMO_USERS:
