@@ -15,13 +15,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from chat.actions import open_channel
+from chat.demo import DEMO_CHAT
 from chat.models import ChatChannel
-from chat.queries import channel_online
+from chat.queries import widget_config
 
 STATIC = Path(__file__).resolve().parent / "static" / "chat"
 ASSET_MAX_AGE = 300
 """Seconds a browser may keep the widget's files: short, so a new release reaches the host sites within minutes."""
-DEMO_CHAT = "demo"
 
 
 @cache
@@ -53,29 +53,6 @@ def _origin(request: HttpRequest) -> str:
     return request.headers.get("Origin", "").strip().rstrip("/").lower()
 
 
-def channel_config(channel: ChatChannel) -> dict[str, object]:
-    """What the widget shows before the visitor writes: the channel's texts, colours, pre-chat form, online now."""
-    return {
-        "key": channel.key,
-        "name": channel.name,
-        "primary_colour": channel.primary_colour,
-        "text_colour": channel.text_colour,
-        "greeting": channel.greeting,
-        "offline_text": channel.offline_text,
-        "business_hours_text": channel.business_hours_text,
-        "prechat": {
-            "name": channel.prechat_name,
-            "email": channel.prechat_email,
-            "topic": channel.prechat_topic,
-            "topics": channel.topic_list(),
-        },
-        "leave_message": channel.mailbox_id is not None,
-        "transcript": channel.mailbox_id is not None,
-        "online": channel_online(channel, timezone.now()),
-        "languages": ["en", "es", "fr", "de"],
-    }
-
-
 @require_GET
 def config(request: HttpRequest, key: str) -> HttpResponse:
     """A channel's configuration, for pages on its allowed origins (CORS for those alone).
@@ -88,14 +65,14 @@ def config(request: HttpRequest, key: str) -> HttpResponse:
     if channel is None:
         return JsonResponse({"error": f"There is no enabled chat channel {key[:64]!r}."}, status=404)
     origin = _origin(request)
-    if origin and origin not in channel.origins():
+    if origin and not channel.allows_origin(origin):
         response = JsonResponse(
             {"error": f"The chat channel {key!r} is not allowed on {origin[:100]}: add it to its allowed origins."},
             status=403,
         )
         response["Access-Control-Allow-Origin"] = origin  # so the widget can read why, and say it in the console
     else:
-        response = JsonResponse(channel_config(channel))
+        response = JsonResponse(widget_config(channel, timezone.now()))
         if origin:
             response["Access-Control-Allow-Origin"] = origin
     response["Vary"] = "Origin"

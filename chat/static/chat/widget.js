@@ -199,8 +199,9 @@
     root.appendChild(el("link", {rel: "stylesheet", href: ORIGIN + "/chat/widget.css"}));
     var wrap = el("div", {"class": "sb", lang: LANG});
     root.appendChild(wrap);
-    if (config.primary_colour) { wrap.style.setProperty("--sb-primary", config.primary_colour); }
-    if (config.text_colour) { wrap.style.setProperty("--sb-on-primary", config.text_colour); }
+    var colours = config.colours || {};
+    if (colours.primary) { wrap.style.setProperty("--sb-primary", colours.primary); }
+    if (colours.text) { wrap.style.setProperty("--sb-on-primary", colours.text); }
 
     var panelId = newId("panel");
     var titleId = newId("title");
@@ -220,10 +221,10 @@
     var note = el("p", {"class": "sb-note", role: "status", hidden: true});
     var error = el("p", {"class": "sb-error", role: "alert", hidden: true});
 
-    var textarea = el("textarea", {rows: "2", maxlength: "2000", autocomplete: "off", "aria-label": t("message"), placeholder: t("message")});
+    var textarea = el("textarea", {rows: "2", maxlength: String(config.max_message_chars || 2000), autocomplete: "off", "aria-label": t("message"), placeholder: t("message")});
     var sendButton = el("button", {type: "submit", "class": "sb-primary", text: t("send")});
     var compose = el("form", {"class": "sb-compose", novalidate: true}, [textarea, sendButton]);
-    var transcriptButton = el("button", {type: "button", "class": "sb-secondary", text: t("transcript"), hidden: !config.transcript});
+    var transcriptButton = el("button", {type: "button", "class": "sb-secondary", text: t("transcript"), hidden: !config.transcripts});
     var tools = el("div", {"class": "sb-tools"}, [transcriptButton]);
     // The greeting and the log scroll together; the log alone is live, so the greeting is not read out again.
     var chatView = el("div", {"class": "sb-body"}, [el("div", {"class": "sb-scroll"}, [greeting, log]), typingLine, note, error, compose, tools]);
@@ -605,7 +606,7 @@
     ui.leave.submit.disabled = false;
     if (code === "offline") { offerLeave(text); return; }
     restore(text);
-    if (code === "too_long") { showError(t("tooLong", {n: 2000})); return; }
+    if (code === "too_long") { showError(t("tooLong", {n: config.max_message_chars || 2000})); return; }
     if (code === "rate_limited") { showError(t("rateLimited", {s: frame.retry_after || 60})); return; }
     showError(frame.message || code);  // the server's English sentence
   }
