@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the tests take the fixtures imported from test_browser.py by name
 """The chat widget in a real browser: a customer on the demo page and an agent in the console, in two Chromium
 contexts, chat both ways, see each other typing, and the customer's chat survives a reload. The demo page is
 served with the site's strict Content-Security-Policy, so any inline script, eval or style attribute in the
@@ -66,7 +67,10 @@ def customer_opens_the_chat(context: Any) -> tuple[Any, list[str]]:
 
 
 def test_customer_and_agent_chat_both_ways_with_typing_and_a_reload(
-    new_context: Callable[[], Any], read_db: Callable[[Callable[[], Any]], Any], demo_chat: ChatChannel, agent: Any
+    new_context: Callable[[], Any],
+    read_db: Callable[[Callable[[], Any]], Any],
+    demo_chat: ChatChannel,
+    agent: Any,
 ) -> None:
     available(agent)
     customer, problems = customer_opens_the_chat(new_context())
@@ -110,7 +114,8 @@ def test_customer_and_agent_chat_both_ways_with_typing_and_a_reload(
 
 
 def test_escape_closes_the_panel_and_focus_returns_to_the_launcher(
-    new_context: Callable[[], Any], demo_chat: ChatChannel
+    new_context: Callable[[], Any],
+    demo_chat: ChatChannel,
 ) -> None:
     customer, problems = customer_opens_the_chat(new_context())
     panel = customer.get_by_role("dialog", name="Northwind chat")
