@@ -135,3 +135,15 @@ def test_the_widget_speaks_the_browsers_language(live_url: str, demo_chat: ChatC
     page.get_by_role("button", name="Chatten Sie mit uns").click()
     expect(page.get_by_role("button", name="Chat schließen")).to_be_visible()
     page.context.close()
+
+
+def test_with_nobody_available_the_widget_says_so_with_the_channels_texts(
+    new_context: Callable[[], Any], demo_chat: ChatChannel
+) -> None:
+    customer, problems = customer_opens_the_chat(new_context())  # no agent is available
+    customer.get_by_role("button", name="Start chat").click()
+    expect(customer.get_by_role("status").filter(has_text=demo_chat.offline_text)).to_contain_text(
+        demo_chat.business_hours_text
+    )
+    expect(customer.get_by_text("Please come back later.")).to_be_visible()  # no mailbox: no leave-a-message form
+    assert problems == [], problems
