@@ -7,6 +7,7 @@ widget would be refused and reported. The in-process server and browser are test
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from chat.demo import seed_demo_chat_channel
 from chat.models import ChatChannel
-from core.models import Conversation
+from core.models import Conversation, Message
 from routing.models import Queue
 from tests.browser.test_browser import (  # noqa: F401 - test_browser.py's new_context fixture and those it uses
     CHROMIUM,
@@ -147,3 +148,41 @@ def test_with_nobody_available_the_widget_says_so_with_the_channels_texts(
     )
     expect(customer.get_by_text("Please come back later.")).to_be_visible()  # no mailbox: no leave-a-message form
     assert problems == [], problems
+
+
+def test_a_message_whose_ack_was_lost_is_sending_until_the_reconnect_and_stored_once(
+    new_context: Callable[[], Any], read_db: Callable[[Callable[[], Any]], Any], demo_chat: ChatChannel, agent: Any
+) -> None:
+    available(agent)
+    customer = new_context().new_page()
+    routes: list[Any] = []
+
+    def route(socket: Any) -> None:
+        server = socket.connect_to_server()
+        routes.append(socket)
+        if len(routes) > 1:
+            return  # later connections pass through
+
+        def from_server(frame: Any) -> None:
+            if '"ack"' in str(frame) or '"message"' in str(frame):
+                if '"ack"' in str(frame):
+                    socket.close(code=4000)  # the connection drops before the ack reaches the widget
+                return
+            socket.send(frame)
+
+        server.on_message(from_server)
+
+    customer.route_web_socket(re.compile(r"/ws/chat/demo/"), route)
+    customer.goto("/chat/demo/")
+    customer.get_by_role("button", name="Chat with us").click()
+    customer.get_by_role("button", name="Start chat").click()
+    box = customer.get_by_role("textbox", name="Your message")
+    box.fill("Is the outage over?")
+    box.press("Enter")
+    message = customer.get_by_role("log").locator(".sb-msg")
+    expect(message).to_contain_text("Sending…")
+
+    expect(message).to_contain_text("Sent")  # after the reconnect: found in the history, or resent and acked
+    expect(message).to_have_count(1)
+    assert len(routes) == 2
+    assert read_db(lambda: Message.objects.filter(text="Is the outage over?").count()) == 1

@@ -419,7 +419,11 @@
   function showMessage(frame) {
     if (frame.id && shown[frame.id]) { return; }
     var mine = frame.client_id && pending[frame.client_id];
-    if (mine) { acked(frame.client_id, frame.id); return; }
+    if (mine) {  // ours, stored though its ack was lost (or from the history after a reconnect): in its place
+      acked(frame.client_id, frame.id);
+      ui.log.appendChild(mine.node);
+      return;
+    }
     var node = messageNode(frame.from, frame.author, frame.text, frame.at);
     node.sbId = frame.id;
     if (frame.from === "visitor") { setMeta(node, frame.id <= readUpTo ? t("read") : t("sent")); }
@@ -582,10 +586,7 @@
     ui.log.textContent = "";
     shown = {};
     var waiting = pendingOrder.slice();
-    (frame.history || []).forEach(function (message) {
-      if (message.client_id && pending[message.client_id]) { acked(message.client_id, message.id); }
-      showMessage(message);
-    });
+    (frame.history || []).forEach(showMessage);
     waiting.forEach(function (clientId) {
       var item = pending[clientId];
       if (!item) { return; }
