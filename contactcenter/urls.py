@@ -56,6 +56,7 @@ urlpatterns = [
     path("csat/<str:token>/", response_views.csat_survey, name="csat-survey"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("chat/", include("chat.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("webhooks/facebook/", webhooks.facebook_webhook, name="webhook-facebook"),
     path("webhooks/x/", webhooks.x_webhook, name="webhook-x"),
