@@ -26,6 +26,7 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reconcile-outbox": {"task": "responses.tasks.reconcile_outbox", "schedule": 30.0},
     "retry-outbox": {"task": "responses.tasks.retry_queued_replies", "schedule": 30.0},
     "abandon-gone-chat-visitors": {"task": "chat.tasks.abandon_gone_visitors", "schedule": 30.0},
+    "sandbox-chats": {"task": "chat.tasks.produce_sandbox_chats", "schedule": 10.0},
     "retry-webhooks": {"task": "core.tasks.retry_webhooks", "schedule": 30.0},
     "announce-spikes": {"task": "reporting.tasks.announce_spikes", "schedule": 60.0},
     "roll-up-ledger": {"task": "reporting.tasks.roll_up_ledger", "schedule": 300.0},
