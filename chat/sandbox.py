@@ -96,7 +96,8 @@ class SandboxChat:
             amount=f"£{self.rng.randrange(5, 40)}.{self.rng.randrange(100):02d}",
             account=f"{self.rng.randrange(10_000_000, 99_999_999)}",
         )
-        client_id = uuid.UUID(int=self.rng.getrandbits(128), version=4)
+        # A fresh id, not one drawn from the seed: a restarted sandbox with the same seed must not resend old ids.
+        client_id = uuid.uuid4()
         try:
             do_receive_chat_message(visitor, str(client_id), text, now=now)
         except ChatRefused:  # offline, or this visitor's rate limit: a real visitor is refused too

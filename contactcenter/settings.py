@@ -362,9 +362,9 @@ SANDBOX_ENABLED = env.flag("SANDBOX_ENABLED", DATABASE_URL is None)
 """Whether the built-in sandbox source produces demo customer posts."""
 SANDBOX_POSTS_PER_MINUTE = env.integer("SANDBOX_POSTS_PER_MINUTE", 12, minimum=0, maximum=60_000)
 SANDBOX_EMAILS_PER_MINUTE = env.integer("SANDBOX_EMAILS_PER_MINUTE", 3, minimum=0, maximum=6_000)
-# Visitor messages on the demo chat channel (chat.sandbox, from the sandbox-chats periodic task).
-SANDBOX_CHATS_PER_MINUTE = env.integer("SANDBOX_CHATS_PER_MINUTE", 2, minimum=0, maximum=6_000)
 """Customer emails the sandbox hands the demo mailbox (``seed_demo``'s "demo"), through the pipe command's path."""
+SANDBOX_CHATS_PER_MINUTE = env.integer("SANDBOX_CHATS_PER_MINUTE", 2, minimum=0, maximum=6_000)
+"""Visitor messages on the demo chat channel (``chat.sandbox``, from the ``sandbox-chats`` periodic task)."""
 SANDBOX_SEED = env.integer("SANDBOX_SEED", 0, minimum=0)
 """0 picks a random seed; any other value makes the sandbox's posts repeatable."""
 
