@@ -4,7 +4,7 @@ Every so often a visitor opens the widget on the demo page (a new one, or a retu
 and writes; a visitor whose chat is still open sometimes writes again in it. Each message goes through the
 use cases the customer websocket calls (``do_visitor_hello``, ``do_receive_chat_message``), so it is captured,
 triaged, routed and counted like any chat. Some visitors close the tab afterwards, so an unanswered chat becomes
-an abandon as a real one would. While nobody can answer (no agent available) the widget shows the channel
+an abandon as a real one would, and a visitor nobody answers gives up after a few minutes. While nobody can answer (no agent available) the widget shows the channel
 offline and the sandbox writes nothing new; follow-ups in open chats still come. Given a seed the choices are
 repeatable. Monitoring does not know chat (it sits below it in the layers): this module is scheduled from chat's
 own periodic task, ``chat.tasks.produce_sandbox_chats``.
@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from chat.actions import ChatRefused, do_receive_chat_message, do_visitor_gone, do_visitor_hello
+from chat.actions import ChatRefused, do_end_chat, do_receive_chat_message, do_visitor_gone, do_visitor_hello
 from chat.demo import DEMO_CHAT
 from chat.identity import visitor_token
 from chat.models import ChatChannel, Visitor
@@ -33,6 +33,10 @@ from monitoring.sandbox_email import customer_address
 VISITOR_DOMAIN = "visitors.example"
 """The sandbox's visitors give an address here in the pre-chat form: how the sandbox knows its own."""
 CURSOR_KEY = "chat.sandbox.cursor"
+PATIENCE_SECONDS = 180
+"""A sandbox visitor nobody has answered this long after their last message closes the chat (an abandon). Below
+the chat channel's default ``max_wait_seconds`` (300), so the sandbox's own waiting chats do not take the demo
+channel offline, and unanswered chats do not pile up on the seeded agents, who have nobody at the keyboard."""
 MAX_CATCH_UP_SECONDS = 600
 
 OPENERS: list[tuple[str, str]] = [
@@ -63,6 +67,7 @@ class SandboxChat:
 
     def write(self, channel: ChatChannel, count: int, *, now: datetime) -> int:
         """``count`` visitor messages on ``channel``; how many were stored (an offline channel refuses new chats)."""
+        self._give_up(channel, now=now)
         stored = 0
         for _ in range(count):
             open_chats = open_sandbox_visitors(channel)
@@ -72,6 +77,15 @@ class SandboxChat:
             else:
                 stored += self._new_chat(channel, now=now)
         return stored
+
+    def _give_up(self, channel: ChatChannel, *, now: datetime) -> None:
+        for visitor in open_sandbox_visitors(channel):
+            conversation = current_conversation(visitor)
+            if conversation is None or conversation.first_response_at is not None:
+                continue
+            waited = conversation.last_inbound_at or conversation.created_at
+            if (now - waited).total_seconds() > PATIENCE_SECONDS:
+                do_end_chat(visitor, now=now)
 
     def _new_chat(self, channel: ChatChannel, *, now: datetime) -> int:
         # The regulars come back; the rest of the cast mostly visit once.

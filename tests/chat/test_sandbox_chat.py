@@ -19,7 +19,7 @@ from chat.models import ChatChannel
 from chat.sandbox import VISITOR_DOMAIN, SandboxChat, do_produce_sandbox_chats
 from chat.tasks import produce_sandbox_chats
 from contactcenter.celery import BEAT_SCHEDULE
-from core.models import Channel, Conversation, ConversationState, Direction, Message
+from core.models import Channel, Conversation, ConversationState, Direction, EventKind, Message
 from routing.models import Queue
 from tests.chat.conftest import save_channel
 
@@ -119,3 +119,17 @@ def test_nothing_while_the_sandbox_is_off(demo: ChatChannel, available_agent: An
     do_produce_sandbox_chats(now=start)
     assert do_produce_sandbox_chats(now=start + timedelta(minutes=5)) == 0
     assert not chats(demo).exists()
+
+
+def test_a_visitor_nobody_answers_gives_up_after_a_few_minutes(demo: ChatChannel, available_agent: Any) -> None:
+    start = timezone.now()
+    writer = SandboxChat(7)
+    assert writer.write(demo, 1, now=start) == 1
+    (conversation,) = chats(demo)
+    writer.write(demo, 0, now=start + timedelta(minutes=2))
+    conversation.refresh_from_db()
+    assert conversation.state == ConversationState.ASSIGNED  # still waiting for Ana
+    writer.write(demo, 0, now=start + timedelta(minutes=4))
+    conversation.refresh_from_db()
+    assert conversation.state == ConversationState.CLOSED  # the visitor closed the chat: an abandon
+    assert conversation.events.filter(kind=EventKind.ABANDONED).exists()
