@@ -4,10 +4,10 @@ Every so often a visitor opens the widget on the demo page (a new one, or a retu
 and writes; a visitor whose chat is still open sometimes writes again in it. Each message goes through the
 use cases the customer websocket calls (``do_visitor_hello``, ``do_receive_chat_message``), so it is captured,
 triaged, routed and counted like any chat. Some visitors close the tab afterwards, so an unanswered chat becomes
-an abandon as a real one would, and a visitor nobody answers gives up after a few minutes. While nobody can answer (no agent available) the widget shows the channel
-offline and the sandbox writes nothing new; follow-ups in open chats still come. Given a seed the choices are
-repeatable. Monitoring does not know chat (it sits below it in the layers): this module is scheduled from chat's
-own periodic task, ``chat.tasks.produce_sandbox_chats``.
+an abandon as a real one would, and a visitor nobody answers gives up after a few minutes. While nobody can
+answer (no agent available) the widget shows the channel offline and the sandbox writes nothing new; follow-ups
+in open chats still come. Given a seed the choices are repeatable. Monitoring does not know chat (it sits below
+it in the layers): this module is scheduled from chat's own periodic task, ``chat.tasks.produce_sandbox_chats``.
 """
 
 from __future__ import annotations
