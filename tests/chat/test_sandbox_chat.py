@@ -18,7 +18,7 @@ from chat.demo import seed_demo_chat_channel
 from chat.models import ChatChannel
 from chat.sandbox import VISITOR_DOMAIN, SandboxChat, do_produce_sandbox_chats
 from chat.tasks import produce_sandbox_chats
-from contactcenter.celery import BEAT_SCHEDULE
+from contactcenter.celery import BEAT_SCHEDULE, app
 from core.models import Channel, Conversation, ConversationState, Direction, EventKind, Message
 from routing.models import Queue
 from tests.chat.conftest import save_channel
@@ -104,6 +104,7 @@ def test_the_periodic_task_writes_at_the_configured_rate(
     settings.SANDBOX_ENABLED = True
     settings.SANDBOX_CHATS_PER_MINUTE = 6
     assert BEAT_SCHEDULE["sandbox-chats"]["task"] == "chat.tasks.produce_sandbox_chats"
+    assert "chat.tasks.produce_sandbox_chats" in app.tasks  # the worker and the embedded scheduler know it
     start = timezone.now()
     assert do_produce_sandbox_chats(now=start) == 0  # the first run only starts the clock
     assert do_produce_sandbox_chats(now=start + timedelta(seconds=25)) == 2  # 2.5 owed: 2, and half a chat carried
