@@ -24,6 +24,8 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## run: install if needed, migrate, seed the demo (embedded default only), start everything
+## (SITE_URL defaults to the address it serves on: survey links and the demo chat's allowed origin follow PORT)
+run: export SITE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	@if [ -z "$$DATABASE_URL" ]; then $(BIN)/python manage.py seed_demo; \

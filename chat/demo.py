@@ -22,12 +22,18 @@ def demo_origins() -> str:
 
 
 def seed_demo_chat_channel(queue: Queue, mailbox: Mailbox | None) -> ChatChannel:
-    """The demo chat channel, its chats routed to ``queue``, left messages to ``mailbox``; one that exists is kept.
+    """The demo chat channel, its chats routed to ``queue``, left messages to ``mailbox``; one that exists is kept
+    (with the site's own origin added to those it allows).
 
     Its identity secret is random (none is shown: the demo page signs no identity).
     """
     existing = ChatChannel.objects.filter(key=DEMO_CHAT).first()
     if existing is not None:
+        # `make run PORT=...` serves the demo page at another address: its origin joins those allowed.
+        origins = existing.allowed_origins.split()
+        if settings.SITE_URL.lower() not in origins:
+            existing.allowed_origins = "\n".join([*origins, settings.SITE_URL.lower()])
+            existing.save(update_fields=["allowed_origins"])
         return existing
     account, _ = SocialAccount.objects.get_or_create(
         platform=SocialPlatform.CHAT,

@@ -33,6 +33,18 @@ def test_seed_demo_makes_the_demo_channel_once(settings: Any) -> None:
     assert ChannelWeight.objects.get(channel="chat").weight == 3
 
 
+def test_seeding_again_for_another_address_allows_it_too_and_keeps_the_others(settings: Any) -> None:
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    seed()
+    settings.SITE_URL = "http://127.0.0.1:8767"  # make run PORT=8767
+    seed()
+
+    origins = ChatChannel.objects.get(key="demo").origins()
+    assert "http://127.0.0.1:8767" in origins
+    assert "http://127.0.0.1:8000" in origins and "http://localhost:8000" in origins
+    assert ChatChannel.objects.count() == 1
+
+
 @pytest.mark.asyncio
 async def test_a_visitor_chats_on_the_demo_channel_from_the_site(settings: Any) -> None:
     await sync_to_async(seed)()
