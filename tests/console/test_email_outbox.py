@@ -30,6 +30,7 @@ from responses import outbox
 from responses.actions import do_send_reply
 from responses.models import SurveyInvitation
 from routing.models import Queue
+from tests.console.test_outbox import WorkerDied, die_once_after_posting  # noqa: F401 - the same crash, by email
 from tests.emails import ADDRESS, deliver, mail
 from tests.mail import MailServer, MailUser, SMTPServer, mail_server, mailbox_user, smtp_server  # noqa: F401
 from tests.processes import free_port
@@ -38,10 +39,6 @@ pytestmark = pytest.mark.django_db
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "email"
 CUSTOMER = "dana@example.org"
-
-
-class WorkerDied(Exception):
-    pass
 
 
 @pytest.fixture
@@ -350,27 +347,11 @@ def with_sent_folder(
     )
 
 
-@pytest.fixture
-def die_once_after_sending(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The worker dies after the SMTP server took the reply and before the database heard of it."""
-    lost: list[str] = []
-    record_sent = outbox._sent
-
-    def crash_once(message: Message, external_id: str) -> None:
-        if not lost:
-            lost.append(external_id)
-            raise WorkerDied
-        record_sent(message, external_id)
-
-    monkeypatch.setattr(outbox, "_sent", crash_once)
-    return lost
-
-
 def test_a_reply_sent_before_the_worker_died_is_found_in_the_sent_folder_and_not_sent_again(
     with_sent_folder: Mailbox,
     smtp_server: SMTPServer,  # noqa: F811
     agent: Any,
-    die_once_after_sending: list[str],
+    die_once_after_posting: list[str],  # noqa: F811
     mail_server: MailServer,  # noqa: F811
     mailbox_user: MailUser,  # noqa: F811
     clock: time_machine.Traveller,
@@ -389,7 +370,7 @@ def test_a_reply_sent_before_the_worker_died_is_found_in_the_sent_folder_and_not
 
     message = reload(message)
     assert message.delivery == Delivery.SENT
-    assert message.external_id == die_once_after_sending[0]
+    assert message.external_id == die_once_after_posting[0]
     assert len(smtp_server.received) == 1
 
 
@@ -413,7 +394,7 @@ def test_without_a_sent_folder_a_stuck_reply_is_failed_for_a_person_not_sent_twi
     mailbox: Mailbox,
     smtp_server: SMTPServer,  # noqa: F811
     agent: Any,
-    die_once_after_sending: list[str],
+    die_once_after_posting: list[str],  # noqa: F811
     clock: time_machine.Traveller,
 ) -> None:
     conversation, _ = customer_writes()
